@@ -1,0 +1,49 @@
+# tickflow — one Makefile; .ci/run calls these targets.
+GO       ?= go
+PKGS     ?= ./...
+# Fuzz targets: package:Target, each run briefly by fuzz-smoke.
+FUZZ     ?= ./md:FuzzDecodeTrade ./md:FuzzDecodeIntegrity ./md:FuzzDecodeRaw ./md:FuzzParseDecimal \
+            ./collectors/binance:FuzzParse ./stream:FuzzClientMessage
+FUZZTIME ?= 10s
+
+.PHONY: all fmt vet lint test test-integration kill-test-long bench fuzz-smoke run build
+
+all: lint test
+
+build:
+	$(GO) build -o bin/tickflow ./cmd/tickflow
+
+fmt:
+	gofmt -l -w .
+
+vet:
+	$(GO) vet $(PKGS)
+
+# lint: formatting must be clean and vet must pass (the linter list grows with what it catches).
+lint: vet
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# The README's test command: unit, golden, allocation and in-process end-to-end tests.
+test:
+	$(GO) test -race -shuffle=on -timeout 20m $(PKGS)
+
+# Integration tier: tests behind the `integration` build tag that start separate processes
+# (simulator, pipeline killed with SIGKILL and restarted, ...).
+test-integration:
+	$(GO) test -race -tags integration -run 'Integration' -timeout 40m -v ./cmd/tickflow/
+
+# The long kill test (minutes; not in CI): KILLS and KILL_TEST_SECONDS tune it.
+kill-test-long:
+	TICKFLOW_KILLS=$${KILLS:-100} TICKFLOW_KILL_SECONDS=$${KILL_TEST_SECONDS:-600} \
+	  $(GO) test -tags integration -run 'Integration_KillRestart' -timeout 60m -v ./cmd/tickflow/
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)
+
+fuzz-smoke:
+	@set -e; for t in $(FUZZ); do pkg=$${t%%:*}; fn=$${t##*:}; \
+	  echo "fuzz $$pkg $$fn"; $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) $$pkg; done
+
+# The README's run command: the offline demo.
+run:
+	$(GO) run ./cmd/tickflow run --demo

@@ -1,0 +1,41 @@
+package binance
+
+import (
+	"testing"
+
+	"github.com/tickflow/tickflow/collectors"
+	"github.com/tickflow/tickflow/md"
+)
+
+// BenchmarkParseTrade measures one trade frame -> md.Trade into a reused Output.
+//
+// Compare before/after a change with:
+//
+//	go test ./collectors/binance/ -run '^$' -bench ParseTrade -count 10 > old.txt
+//	(change)
+//	go test ./collectors/binance/ -run '^$' -bench ParseTrade -count 10 > new.txt
+//	benchstat old.txt new.txt
+func BenchmarkParseTrade(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"frame=combined/sym=BTCUSDT", tradeFrame("BTCUSDT", "2957950802", "66955.11000000", "0.01010000")},
+		{"frame=combined/sym=PEPEUSDT", tradeFrame("PEPEUSDT", "1689325261", "0.00001288", "17032355750.00")},
+		{"frame=raw/sym=BTCUSDT", []byte(`{"e":"trade","E":1795307795468,"s":"BTCUSDT","t":2957950805,"p":"66941.88000000","q":"0.00217000","T":1795307795468,"m":true,"M":true}`)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := loadedParser(b)
+			rec := md.RawRecord{Type: md.RawFrame, Dir: md.DirIn, Venue: Venue, Conn: "trade-0", Epoch: 1, Seq: 1, RecvTime: 1, Frame: bc.frame}
+			var out collectors.Output
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.frame)))
+			for b.Loop() {
+				out.Reset()
+				if err := p.Parse(&rec, &out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

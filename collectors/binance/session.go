@@ -1,0 +1,453 @@
+package binance
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tickflow/tickflow/collectors"
+	"github.com/valyala/fastjson"
+)
+
+// Session defaults.
+const (
+	symbolsPerConn       = 200
+	subscribeChunk       = 100
+	weightExchangeInfo   = 20
+	weightTrades         = 25 // GET /api/v3/trades and /api/v3/historicalTrades
+	defaultWeightPerMin  = 4800
+	defaultIdleAfter     = 3 * time.Second
+	defaultTailEvery     = 15 * time.Second
+	stateFlushEvery      = time.Second
+	maxBackfillPerSymbol = 1000
+)
+
+type idRange struct{ from, to uint64 }
+
+// symTracker follows one symbol's trade-id continuity on the wire.
+type symTracker struct {
+	last      uint64    // highest id captured (wire or REST); 0 = none yet
+	ackedSafe uint64    // highest id below which everything is durable in Kafka
+	lastAt    time.Time // when a trade was last seen
+	checkedAt time.Time // last tail check
+	pending   []idRange // ids to backfill, ascending
+}
+
+// safe is the highest id such that every id up to it is captured (ignoring durability).
+func (t *symTracker) safe() uint64 {
+	if len(t.pending) > 0 {
+		return t.pending[0].from - 1
+	}
+	return t.last
+}
+
+// Session is the Binance collector half.
+type Session struct {
+	env       collectors.SessionEnv
+	log       *slog.Logger
+	idleAfter time.Duration
+	tailEvery time.Duration
+
+	mu     sync.Mutex
+	tracks map[string]*symTracker
+	kick   chan struct{}
+	conns  sync.Map // *collectors.Conn -> *fastjson.Parser
+}
+
+// NewSession returns the collector half. It does no I/O.
+func NewSession(env collectors.SessionEnv) (*Session, error) {
+	s := &Session{env: env, log: env.Log, tracks: map[string]*symTracker{}, kick: make(chan struct{}, 1),
+		idleAfter: defaultIdleAfter, tailEvery: defaultTailEvery}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if v := env.Options["idle_after"]; v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, fmt.Errorf("binance: option idle_after=%q: %w (want a duration like 3s)", v, err)
+		}
+		s.idleAfter = d
+	}
+	if v := env.Options["tail_every"]; v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, fmt.Errorf("binance: option tail_every=%q: %w (want a duration like 15s)", v, err)
+		}
+		s.tailEvery = d
+	}
+	return s, nil
+}
+
+// WeightPerMinute returns the REST budget to use for this venue.
+func WeightPerMinute(opts map[string]string) int {
+	if n, err := strconv.Atoi(opts["rest_weight_per_minute"]); err == nil && n > 0 {
+		return n
+	}
+	return defaultWeightPerMin
+}
+
+func (s *Session) statePath(slot string) string {
+	if s.env.StateDir == "" {
+		return ""
+	}
+	return filepath.Join(s.env.StateDir, "binance-"+slot+".json")
+}
+
+type slotState struct {
+	// LastTradeIDs maps native symbol -> highest trade id durable in Kafka with nothing
+	// missing below it (within this collector's capture).
+	LastTradeIDs map[string]uint64 `json:"last_trade_ids"`
+}
+
+// Slots lists the exchange's symbols and splits them into connections.
+func (s *Session) Slots(ctx context.Context, rest *collectors.REST) ([]collectors.Slot, error) {
+	resp, err := rest.Get(ctx, "/api/v3/exchangeInfo", weightExchangeInfo)
+	if err != nil {
+		return nil, err
+	}
+	insts, err := ParseExchangeInfo(resp.Body, resp.RecvTime)
+	if err != nil {
+		return nil, err
+	}
+	want := map[string]bool{}
+	for _, sym := range s.env.Symbols {
+		want[strings.ToUpper(sym)] = true
+	}
+	var syms []string
+	for _, in := range insts {
+		if (len(want) == 0 && in.Status == 1) || want[in.Native] {
+			syms = append(syms, in.Native)
+		}
+	}
+	if len(syms) == 0 {
+		return nil, fmt.Errorf("binance: none of the requested symbols %v is listed", s.env.Symbols)
+	}
+	sort.Strings(syms)
+	var slots []collectors.Slot
+	for i := 0; i < len(syms); i += symbolsPerConn {
+		slot := collectors.Slot{Name: "trade-" + strconv.Itoa(i/symbolsPerConn), URL: s.env.WSURL + "/stream",
+			Symbols: syms[i:min(i+symbolsPerConn, len(syms))]}
+		var st slotState
+		if p := s.statePath(slot.Name); p != "" {
+			if b, err := os.ReadFile(p); err == nil {
+				if err := json.Unmarshal(b, &st); err != nil {
+					s.log.Warn("ignoring corrupt state file", "path", p, "err", err)
+				}
+			}
+		}
+		s.mu.Lock()
+		for _, sym := range slot.Symbols {
+			if _, ok := s.tracks[sym]; !ok {
+				last := st.LastTradeIDs[sym]
+				s.tracks[sym] = &symTracker{last: last, ackedSafe: last}
+			}
+		}
+		s.mu.Unlock()
+		slots = append(slots, slot)
+	}
+	return slots, nil
+}
+
+// Subscribe records exchangeInfo on the connection, subscribes to the trade streams and
+// starts the backfill and state workers.
+func (s *Session) Subscribe(ctx context.Context, c *collectors.Conn) error {
+	if _, err := c.REST(ctx, "/api/v3/exchangeInfo", weightExchangeInfo); err != nil {
+		return err
+	}
+	c.Go(func(ctx context.Context) { s.backfillLoop(ctx, c) })
+	c.Go(func(ctx context.Context) { s.stateLoop(ctx, c) })
+	syms := c.Slot.Symbols
+	for i := 0; i < len(syms); i += subscribeChunk {
+		params := make([]string, 0, subscribeChunk)
+		for _, sym := range syms[i:min(i+subscribeChunk, len(syms))] {
+			params = append(params, strings.ToLower(sym)+"@trade")
+		}
+		frame, _ := json.Marshal(map[string]any{"method": "SUBSCRIBE", "params": params, "id": i/subscribeChunk + 1})
+		if err := c.Send(frame); err != nil {
+			return err
+		}
+	}
+	s.signal()
+	return nil
+}
+
+func (s *Session) signal() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// OnFrame checks trade-id continuity of trade events.
+func (s *Session) OnFrame(c *collectors.Conn, frame []byte, recvTime int64) {
+	pv, _ := s.conns.Load(c)
+	p, _ := pv.(*fastjson.Parser)
+	if p == nil {
+		p = new(fastjson.Parser)
+		s.conns.Store(c, p)
+	}
+	v, err := p.ParseBytes(frame)
+	if err != nil {
+		return // malformed: recorded as is; the normalizer dead-letters it, the next id reveals the gap
+	}
+	if d := v.Get("data"); d != nil {
+		v = d
+	}
+	if string(v.GetStringBytes("e")) != "trade" {
+		return
+	}
+	id := v.GetUint64("t")
+	sym := v.GetStringBytes("s")
+	s.mu.Lock()
+	tr := s.tracks[string(sym)]
+	if tr == nil {
+		s.mu.Unlock()
+		return
+	}
+	gap := false
+	switch {
+	case tr.last == 0:
+		tr.last = id
+	case id > tr.last+1:
+		tr.pending = append(tr.pending, idRange{tr.last + 1, id - 1})
+		tr.last = id
+		gap = true
+	case id > tr.last:
+		tr.last = id
+	}
+	tr.lastAt = time.Unix(0, recvTime)
+	s.mu.Unlock()
+	if gap {
+		c.Metrics().Gaps.WithLabelValues(Venue, "trade").Inc()
+		s.signal()
+	}
+}
+
+// OnClose waits briefly for the connection's records to be acknowledged; if some never
+// were, everything after the last durable id is queued for backfill again.
+func (s *Session) OnClose(c *collectors.Conn, err error) {
+	s.conns.Delete(c)
+	deadline := time.Now().Add(5 * time.Second)
+	for c.AckedSeq() < c.Seq() && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if c.AckedSeq() >= c.Seq() {
+		s.mu.Lock()
+		for _, sym := range c.Slot.Symbols {
+			if tr := s.tracks[sym]; tr != nil {
+				tr.ackedSafe = tr.safe()
+			}
+		}
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Lock()
+	for _, sym := range c.Slot.Symbols {
+		tr := s.tracks[sym]
+		if tr == nil || tr.last <= tr.ackedSafe {
+			continue
+		}
+		tr.pending = mergeRange(tr.pending, idRange{tr.ackedSafe + 1, tr.last})
+	}
+	s.mu.Unlock()
+	c.Log().Warn("connection closed with unacknowledged raw records; re-backfilling from the last durable ids")
+}
+
+// mergeRange inserts r into sorted, non-overlapping ranges.
+func mergeRange(rs []idRange, r idRange) []idRange {
+	rs = append(rs, r)
+	sort.Slice(rs, func(i, j int) bool { return rs[i].from < rs[j].from })
+	out := rs[:1]
+	for _, x := range rs[1:] {
+		last := &out[len(out)-1]
+		if x.from <= last.to+1 {
+			last.to = max(last.to, x.to)
+			continue
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// backfillLoop fetches pending id ranges and tail-checks idle symbols of this connection.
+func (s *Session) backfillLoop(ctx context.Context, c *collectors.Conn) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	var p fastjson.Parser
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-s.kick:
+		case <-tick.C:
+		}
+		for _, sym := range c.Slot.Symbols {
+			if ctx.Err() != nil {
+				return
+			}
+			s.backfillSymbol(ctx, c, &p, sym)
+			s.tailCheck(ctx, c, &p, sym)
+		}
+	}
+}
+
+func (s *Session) backfillSymbol(ctx context.Context, c *collectors.Conn, p *fastjson.Parser, sym string) {
+	for {
+		s.mu.Lock()
+		tr := s.tracks[sym]
+		if tr == nil || len(tr.pending) == 0 {
+			s.mu.Unlock()
+			return
+		}
+		r := tr.pending[0]
+		s.mu.Unlock()
+		limit := min(r.to-r.from+1, maxBackfillPerSymbol)
+		q := "/api/v3/historicalTrades?symbol=" + sym + "&fromId=" + strconv.FormatUint(r.from, 10) +
+			"&limit=" + strconv.FormatUint(limit, 10)
+		resp, err := c.REST(ctx, q, weightTrades)
+		if err != nil {
+			if ctx.Err() == nil {
+				c.Log().Warn("backfill request failed; will retry", "symbol", sym, "err", err)
+			}
+			return
+		}
+		lo, hi, n := tradeIDRange(p, resp.Body, "id")
+		c.Metrics().Backfilled.WithLabelValues(Venue).Add(float64(n))
+		s.mu.Lock()
+		switch {
+		case n == 0 || hi < r.from:
+			// The venue no longer has these trades: they stay missing; the normalizer reports
+			// the gap, the coverage table masks it.
+			c.Log().Warn("trades not recoverable from REST history", "symbol", sym, "from", r.from, "to", r.to)
+			tr.pending = tr.pending[1:]
+		case lo > r.from:
+			c.Log().Warn("REST history starts after the gap", "symbol", sym, "from", r.from, "first_available", lo)
+			tr.pending = trimFront(tr.pending, hi)
+		default:
+			tr.pending = trimFront(tr.pending, hi)
+		}
+		s.mu.Unlock()
+	}
+}
+
+// trimFront removes ids <= upTo from the front range(s).
+func trimFront(rs []idRange, upTo uint64) []idRange {
+	for len(rs) > 0 && rs[0].from <= upTo {
+		if rs[0].to <= upTo {
+			rs = rs[1:]
+			continue
+		}
+		rs[0].from = upTo + 1
+		break
+	}
+	return rs
+}
+
+// tailCheck asks for the newest trades of a symbol that has been idle, so trades lost at the
+// end of activity (no later id reveals the gap) are found.
+func (s *Session) tailCheck(ctx context.Context, c *collectors.Conn, p *fastjson.Parser, sym string) {
+	now := time.Now()
+	s.mu.Lock()
+	tr := s.tracks[sym]
+	due := tr != nil && now.Sub(tr.lastAt) >= s.idleAfter && now.Sub(tr.checkedAt) >= s.tailEvery
+	if due {
+		tr.checkedAt = now
+	}
+	s.mu.Unlock()
+	if !due {
+		return
+	}
+	resp, err := c.REST(ctx, "/api/v3/trades?symbol="+sym+"&limit=100", weightTrades)
+	if err != nil {
+		return
+	}
+	lo, hi, n := tradeIDRange(p, resp.Body, "id")
+	if n == 0 {
+		return
+	}
+	s.mu.Lock()
+	if hi > tr.last {
+		if tr.last != 0 && lo > tr.last+1 {
+			tr.pending = mergeRange(tr.pending, idRange{tr.last + 1, lo - 1})
+		}
+		tr.last = hi
+		c.Metrics().Gaps.WithLabelValues(Venue, "trade_tail").Inc()
+	}
+	s.mu.Unlock()
+}
+
+// tradeIDRange returns the lowest and highest id and the count of a REST trade list.
+func tradeIDRange(p *fastjson.Parser, body []byte, field string) (lo, hi uint64, n int) {
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return 0, 0, 0
+	}
+	arr, err := v.Array()
+	if err != nil {
+		return 0, 0, 0
+	}
+	for _, o := range arr {
+		id := o.GetUint64(field)
+		if n == 0 || id < lo {
+			lo = id
+		}
+		hi = max(hi, id)
+		n++
+	}
+	return lo, hi, n
+}
+
+// stateLoop persists, once Kafka acknowledged them, the ids below which nothing is missing.
+func (s *Session) stateLoop(ctx context.Context, c *collectors.Conn) {
+	path := s.statePath(c.Slot.Name)
+	if path == "" {
+		return
+	}
+	tick := time.NewTicker(stateFlushEvery)
+	defer tick.Stop()
+	var snap map[string]uint64
+	var snapSeq uint64
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if snap != nil && c.AckedSeq() >= snapSeq {
+			s.mu.Lock()
+			for sym, id := range snap {
+				if tr := s.tracks[sym]; tr != nil && id > tr.ackedSafe {
+					tr.ackedSafe = id
+				}
+			}
+			out := slotState{LastTradeIDs: map[string]uint64{}}
+			for _, sym := range c.Slot.Symbols {
+				if tr := s.tracks[sym]; tr != nil && tr.ackedSafe > 0 {
+					out.LastTradeIDs[sym] = tr.ackedSafe
+				}
+			}
+			s.mu.Unlock()
+			b, _ := json.Marshal(out)
+			if err := collectors.WriteFileAtomic(path, b); err != nil {
+				c.Log().Error("persist collector state", "path", path, "err", err)
+			}
+		}
+		snap = map[string]uint64{}
+		s.mu.Lock()
+		for _, sym := range c.Slot.Symbols {
+			if tr := s.tracks[sym]; tr != nil {
+				snap[sym] = tr.safe()
+			}
+		}
+		s.mu.Unlock()
+		snapSeq = c.Seq()
+	}
+}

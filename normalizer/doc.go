@@ -1,0 +1,25 @@
+// Package normalizer turns a venue's raw topic into unified events: it dispatches raw
+// records to the venue's Parser, owns all derived state (trade-id continuity and dedup,
+// connection epochs and disconnect windows; order books come next), emits integrity events,
+// sends malformed records to the dead-letter topic with their reason, and checkpoints its
+// state with the raw offsets it reflects (docs/adr/0003, 0006).
+//
+// Normalization is a deterministic function of (checkpoint, raw): a restarted normalizer
+// loads its checkpoint, seeks raw to the checkpoint's offsets and re-emits identical events,
+// which the sink's watermark drops (ADR 0007).
+//
+// One Normalizer handles one venue, single-threaded: Run owns all state, so nothing in it
+// is shared. Run never blocks on a slow store: it only produces to Kafka.
+//
+// # Metrics
+//
+//	tickflow_normalizer_records_total{venue,type}        raw records processed
+//	tickflow_normalizer_events_total{venue,kind}         unified events emitted
+//	tickflow_normalizer_duplicates_total{venue,kind}     events dropped as already emitted
+//	tickflow_normalizer_deadletter_total{venue,reason}   records sent to the dead-letter topic
+//	tickflow_normalizer_gaps_total{venue,stream}         gaps detected
+//	tickflow_normalizer_disconnects_total{venue}         disconnect windows recorded
+//	tickflow_normalizer_checkpoints_total{venue}         checkpoints written
+//	tickflow_normalizer_event_age_seconds{venue}         receive -> normalized latency
+//	tickflow_transport_consumer_lag_records{consumer="normalizer-<venue>"}
+package normalizer

@@ -1,0 +1,96 @@
+package normalizer
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tickflow/tickflow/md"
+)
+
+// Metrics are the normalizer's Prometheus metrics (listed in the package doc).
+type Metrics struct {
+	reg         prometheus.Registerer
+	recordsV    *prometheus.CounterVec
+	eventsV     *prometheus.CounterVec
+	dupsV       *prometheus.CounterVec
+	deadV       *prometheus.CounterVec
+	gapsV       *prometheus.CounterVec
+	discV       *prometheus.CounterVec
+	checkpoints *prometheus.CounterVec
+	ageV        *prometheus.HistogramVec
+
+	// children resolved once per (venue, kind): the hot path does no label lookups
+	rec  map[[2]string]prometheus.Counter
+	ev   map[[2]string]prometheus.Counter
+	ages map[string]prometheus.Observer
+}
+
+// NewMetrics creates and registers the normalizer metrics (reg may be nil).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		reg: reg,
+		recordsV: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_normalizer_records_total",
+			Help: "Raw records processed."}, []string{"venue", "type"}),
+		eventsV: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_normalizer_events_total",
+			Help: "Unified events emitted."}, []string{"venue", "kind"}),
+		dupsV: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_normalizer_duplicates_total",
+			Help: "Events dropped because they were already emitted."}, []string{"venue", "kind"}),
+		deadV: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_normalizer_deadletter_total",
+			Help: "Raw records sent to the dead-letter topic, by reason kind."}, []string{"venue", "reason"}),
+		gapsV: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_normalizer_gaps_total",
+			Help: "Gaps detected."}, []string{"venue", "stream"}),
+		discV: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_normalizer_disconnects_total",
+			Help: "Disconnect windows recorded."}, []string{"venue"}),
+		checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_normalizer_checkpoints_total",
+			Help: "Checkpoints written."}, []string{"venue"}),
+		ageV: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tickflow_normalizer_event_age_seconds",
+			Help:    "Time from raw receive to normalized event.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}, []string{"venue"}),
+		rec: map[[2]string]prometheus.Counter{}, ev: map[[2]string]prometheus.Counter{}, ages: map[string]prometheus.Observer{},
+	}
+	if reg != nil {
+		reg.MustRegister(m.recordsV, m.eventsV, m.dupsV, m.deadV, m.gapsV, m.discV, m.checkpoints, m.ageV)
+	}
+	return m
+}
+
+func (m *Metrics) records(venue string, t md.RawType) prometheus.Counter {
+	k := [2]string{venue, t.String()}
+	c, ok := m.rec[k]
+	if !ok {
+		c = m.recordsV.WithLabelValues(k[0], k[1])
+		m.rec[k] = c
+	}
+	return c
+}
+
+func (m *Metrics) emitted(venue string, kind md.Kind) prometheus.Counter {
+	k := [2]string{venue, kind.String()}
+	c, ok := m.ev[k]
+	if !ok {
+		c = m.eventsV.WithLabelValues(k[0], k[1])
+		m.ev[k] = c
+	}
+	return c
+}
+
+func (m *Metrics) age(venue string) prometheus.Observer {
+	o, ok := m.ages[venue]
+	if !ok {
+		o = m.ageV.WithLabelValues(venue)
+		m.ages[venue] = o
+	}
+	return o
+}
+
+func (m *Metrics) duplicates(venue string, kind md.Kind) prometheus.Counter {
+	return m.dupsV.WithLabelValues(venue, kind.String())
+}
+
+func (m *Metrics) deadletters(venue, reason string) prometheus.Counter {
+	return m.deadV.WithLabelValues(venue, reason)
+}
+
+func (m *Metrics) gaps(venue string, stream md.Kind) prometheus.Counter {
+	return m.gapsV.WithLabelValues(venue, stream.String())
+}
+
+func (m *Metrics) disconnects(venue string) prometheus.Counter { return m.discV.WithLabelValues(venue) }

@@ -1,0 +1,268 @@
+package duckdb
+
+import (
+	"database/sql"
+	"encoding/base64"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"sort"
+	"strconv"
+	"time"
+
+	duck "github.com/duckdb/duckdb-go/v2"
+)
+
+// Rows is a materialized query result that can be written as CSV or JSON.
+type Rows struct {
+	// Columns are the result's column names.
+	Columns []string
+	// Types are DuckDB's type names of the columns ("BIGINT", "TIMESTAMP_NS", ...).
+	Types []string
+	// Values holds one slice per row with one value per column: nil (NULL), bool, int*/uint*,
+	// float32/64, string, []byte, time.Time, *big.Int, duckdb-go's Decimal, Interval or UUID,
+	// or nested []any / map[string]any / duckdb-go Map values.
+	Values [][]any
+	// Truncated reports that the result had more rows than the query row limit.
+	Truncated bool
+}
+
+func readRows(rows *sql.Rows, maxRows int) (*Rows, error) {
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, err
+	}
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	r := &Rows{Columns: cols, Types: make([]string, len(cts)), Values: [][]any{}}
+	for i, ct := range cts {
+		r.Types[i] = ct.DatabaseTypeName()
+	}
+	ptrs := make([]any, len(cols))
+	for rows.Next() {
+		if len(r.Values) >= maxRows {
+			r.Truncated = true
+			break
+		}
+		vals := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, err
+		}
+		r.Values = append(r.Values, vals)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// WriteCSV writes the rows as CSV (RFC 4180) with a header line. NULL is the empty field;
+// timestamps are RFC 3339 with nanoseconds in UTC; BLOBs are base64; nested values are JSON.
+func (r *Rows) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(r.Columns); err != nil {
+		return err
+	}
+	rec := make([]string, len(r.Columns))
+	for _, row := range r.Values {
+		for i, v := range row {
+			s, err := textValue(v)
+			if err != nil {
+				return fmt.Errorf("duckdb: csv: column %s: %w", r.Columns[i], err)
+			}
+			rec[i] = s
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteJSON writes the rows as one JSON object:
+//
+//	{"columns":[...],"types":[...],"rows":[[...],...],"truncated":false}
+//
+// Numbers that JSON cannot hold exactly (HUGEINT, DECIMAL, 64-bit integers beyond 2^53)
+// are written as JSON numbers in full precision; NaN and infinities as strings; timestamps
+// as RFC 3339 strings in UTC; BLOBs as base64 strings.
+func (r *Rows) WriteJSON(w io.Writer) error {
+	bw := &errWriter{w: w}
+	bw.write(`{"columns":`)
+	bw.json(r.Columns)
+	bw.write(`,"types":`)
+	bw.json(r.Types)
+	bw.write(`,"rows":[`)
+	for ri, row := range r.Values {
+		if ri > 0 {
+			bw.write(",")
+		}
+		bw.write("[")
+		for i, v := range row {
+			if i > 0 {
+				bw.write(",")
+			}
+			bw.json(jsonValue(v))
+		}
+		bw.write("]")
+		if bw.err != nil {
+			return bw.err
+		}
+	}
+	bw.write(`],"truncated":` + strconv.FormatBool(r.Truncated) + "}\n")
+	return bw.err
+}
+
+type errWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (e *errWriter) write(s string) {
+	if e.err == nil {
+		_, e.err = io.WriteString(e.w, s)
+	}
+}
+
+func (e *errWriter) json(v any) {
+	if e.err != nil {
+		return
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		e.err = err
+		return
+	}
+	_, e.err = e.w.Write(b)
+}
+
+const timeLayout = "2006-01-02T15:04:05.999999999Z07:00"
+
+// jsonValue converts a scanned DuckDB value into something encoding/json writes faithfully.
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case nil, bool, string, int8, int16, int32, int64, int, uint8, uint16, uint32, uint64, uint:
+		return x
+	case float32:
+		return jsonFloat(float64(x))
+	case float64:
+		return jsonFloat(x)
+	case time.Time:
+		return x.UTC().Format(timeLayout)
+	case []byte:
+		return base64.StdEncoding.EncodeToString(x)
+	case *big.Int:
+		return json.Number(x.String())
+	case duck.Decimal:
+		return json.Number(decimalText(x))
+	case duck.UUID:
+		return x.String()
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonValue(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonValue(e)
+		}
+		return out
+	case duck.Map:
+		// Keys may be any type: write [{"key":k,"value":v}, ...] in key text order.
+		type kv struct {
+			Key   any `json:"key"`
+			Value any `json:"value"`
+		}
+		out := make([]kv, 0, len(x))
+		for k, e := range x {
+			out = append(out, kv{jsonValue(k), jsonValue(e)})
+		}
+		sort.Slice(out, func(i, j int) bool {
+			return fmt.Sprint(out[i].Key) < fmt.Sprint(out[j].Key)
+		})
+		return out
+	case fmt.Stringer:
+		return x.String()
+	}
+	return fmt.Sprint(v)
+}
+
+func jsonFloat(f float64) any {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	return f
+}
+
+// textValue renders a value for CSV.
+func textValue(v any) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return x, nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case uint64:
+		return strconv.FormatUint(x, 10), nil
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
+	case float32:
+		return strconv.FormatFloat(float64(x), 'g', -1, 32), nil
+	case int8, int16, int32, int, uint8, uint16, uint32, uint:
+		return fmt.Sprint(x), nil
+	case time.Time:
+		return x.UTC().Format(timeLayout), nil
+	case []byte:
+		return base64.StdEncoding.EncodeToString(x), nil
+	case *big.Int:
+		return x.String(), nil
+	case duck.Decimal:
+		return decimalText(x), nil
+	case duck.UUID:
+		return x.String(), nil
+	case []any, map[string]any, duck.Map:
+		b, err := json.Marshal(jsonValue(x))
+		return string(b), err
+	case fmt.Stringer:
+		return x.String(), nil
+	}
+	return fmt.Sprint(v), nil
+}
+
+// decimalText renders a DuckDB DECIMAL exactly.
+func decimalText(d duck.Decimal) string {
+	if d.Value == nil {
+		return "0"
+	}
+	s := new(big.Int).Abs(d.Value).String()
+	sc := int(d.Scale)
+	if sc > 0 {
+		for len(s) <= sc {
+			s = "0" + s
+		}
+		s = s[:len(s)-sc] + "." + s[len(s)-sc:]
+	}
+	if d.Value.Sign() < 0 {
+		s = "-" + s
+	}
+	return s
+}

@@ -1,0 +1,39 @@
+package sink
+
+import (
+	"context"
+
+	"github.com/tickflow/tickflow/transport"
+)
+
+// Store stores batches of unified events exactly once. Implementations: sink/duckdb (embedded)
+// and, later, sink/clickhouse.
+//
+// Write stores every event whose provenance is strictly above the stored watermark of its
+// [Key], advances those watermarks and stores b.Offsets — atomically: after a crash at any
+// moment the store holds either all of it or none of it. Events at or below the watermark,
+// including a provenance repeated inside the batch, are skipped and counted as duplicates.
+// b is borrowed: the store must not retain it (or anything it points to) after Write
+// returns. On error nothing must have become visible that a retry of the same batch would
+// store twice: the caller may retry the same batch.
+//
+// Offsets returns the stored next offsets to resume consumption from (nil on a fresh store).
+//
+// Write is called by one goroutine at a time; Offsets and Close may be called from any
+// goroutine.
+type Store interface {
+	Write(ctx context.Context, b *Batch) (WriteResult, error)
+	Offsets(ctx context.Context) ([]transport.Offset, error)
+	Close() error
+}
+
+// Source delivers unified-event messages to a [Runner], usually a Kafka consumer of
+// transport.TopicTrades and transport.TopicIntegrity whose start offsets the caller set from
+// [Store.Offsets] before constructing the Runner.
+//
+// Poll blocks until at least one message is available or ctx is done, and returns at most
+// max messages. When ctx is done it returns ctx's error; messages not returned are not
+// consumed (a later Poll returns them). Returned messages are owned by the caller.
+type Source interface {
+	Poll(ctx context.Context, max int) ([]transport.Message, error)
+}
