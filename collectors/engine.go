@@ -377,12 +377,24 @@ func (c *Conn) Send(frame []byte) error {
 func (c *Conn) REST(ctx context.Context, pathQuery string, weight int) (*Response, error) {
 	resp, err := c.e.rest.Get(ctx, pathQuery, weight)
 	if resp != nil {
-		meta := strconv.Itoa(resp.Status) + " " + pathQuery
-		if rerr := c.Record(md.RawREST, md.DirIn, []byte(meta), resp.Body, resp.RecvTime); rerr != nil {
+		if rerr := c.RecordREST(resp); rerr != nil {
 			return resp, rerr
 		}
 	}
 	return resp, err
+}
+
+// GetUnrecorded performs a GET under the venue budget without recording it yet: the
+// session must call RecordREST with the response (used when state must be persisted before
+// the response enters raw).
+func (c *Conn) GetUnrecorded(ctx context.Context, pathQuery string, weight int) (*Response, error) {
+	return c.e.rest.Get(ctx, pathQuery, weight)
+}
+
+// RecordREST records a REST response in this connection's raw stream.
+func (c *Conn) RecordREST(resp *Response) error {
+	meta := strconv.Itoa(resp.Status) + " " + resp.PathQuery
+	return c.Record(md.RawREST, md.DirIn, []byte(meta), resp.Body, resp.RecvTime)
 }
 
 // Go runs f on a goroutine bound to the connection: ctx is cancelled when the connection

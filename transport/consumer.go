@@ -228,9 +228,20 @@ func (c *Consumer) Close() error {
 	c.wg.Wait()
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	var errs []error
+	// kafka-go's Reader.Close waits for its fetch in flight: close them all at once.
+	errs := make([]error, 0, len(c.readers))
+	var mu sync.Mutex
+	var wg sync.WaitGroup
 	for _, r := range c.readers {
-		errs = append(errs, r.Close())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := r.Close()
+			mu.Lock()
+			errs = append(errs, err)
+			mu.Unlock()
+		}()
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }

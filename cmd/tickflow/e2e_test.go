@@ -190,9 +190,9 @@ func TestEndToEndCountsReconcile(t *testing.T) {
 	// /metrics agrees, stage by stage.
 	stats := sim.Stats()
 	checks := []struct {
-		name  string
-		got   float64
-		want  float64
+		name string
+		got  float64
+		want float64
 	}{
 		{"simulator trade frames sent", float64(stats.FramesSent), total},
 		{"collector inbound frames (trades + 1 subscribe reply)", metric(t, addr, "tickflow_collector_frames_total", `dir="in"`), total + 1},

@@ -138,7 +138,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 		if err != nil {
 			return fmt.Errorf("%w (is another tickflow using --broker-addr %s? pick another port)", err, cfg.brokerAddr)
 		}
-		defer broker.Close()
+		defer timed(log, "broker close", func() error { broker.Close(); return nil })
 		p.brokers = []string{broker.Addr()}
 	}
 	venues := splitList(cfg.venues)
@@ -149,19 +149,19 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	defer prod.Close(context.Background())
+	defer timed(log, "producer close", func() error { return prod.Close(context.Background()) })
 
 	// 2. Store and sink.
 	store, err := duckdb.Open(ctx, duckdb.Config{Path: filepath.Join(cfg.dataDir, "tickflow.duckdb")})
 	if err != nil {
 		return err
 	}
-	defer store.Close()
+	defer timed(log, "store close", store.Close)
 	sinkCons, err := p.sinkConsumer(ctx, store)
 	if err != nil {
 		return err
 	}
-	defer sinkCons.Close()
+	defer timed(log, "sink consumer close", sinkCons.Close)
 	runner, err := sink.NewRunner(sinkCons, store, sink.Config{Logger: log.With("stage", "sink"), Registerer: p.reg,
 		DeadLetter: func(m transport.Message, reason string) {
 			_ = prod.ProduceWithHeaders(context.Background(), transport.TopicDeadLetter, m.Key, m.Value,
@@ -177,7 +177,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	if err := p.assignAll(ctx, feed, transport.OffsetNewest, transport.TopicTrades, transport.TopicIntegrity); err != nil {
 		return err
 	}
-	defer feed.Close()
+	defer timed(log, "gateway feed close", feed.Close)
 
 	// 4. HTTP server.
 	ln, err := net.Listen("tcp", cfg.httpAddr)
@@ -431,4 +431,11 @@ func (p *pipeline) mux(gw *stream.Gateway, store *duckdb.Store) *http.ServeMux {
 	})
 	mux.Handle("/query", queryHandler(store, splitList(p.cfg.tokens)))
 	return mux
+}
+
+// timed runs a shutdown step and logs how long it took.
+func timed(log *slog.Logger, what string, f func() error) {
+	start := time.Now()
+	err := f()
+	log.Debug("shutdown step", "step", what, "took", time.Since(start), "err", err)
 }

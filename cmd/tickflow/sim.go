@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -93,11 +94,15 @@ func cmdSim(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	fmt.Fprintf(stdout, "binance simulator: ws://%s/stream  rest: http://%s\n", srv.Addr(), srv.Addr())
 	if *control != "" {
 		mux := http.NewServeMux()
+		stats := func(w http.ResponseWriter) {
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(srv.Stats())
+		}
 		mux.HandleFunc("POST /stop-trading", func(w http.ResponseWriter, r *http.Request) {
 			srv.StopTrading()
-			fmt.Fprintf(w, "%+v\n", srv.Stats())
+			stats(w)
 		})
-		mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "%+v\n", srv.Stats()) })
+		mux.HandleFunc("GET /stats", func(w http.ResponseWriter, r *http.Request) { stats(w) })
 		hs := &http.Server{Addr: *control, Handler: mux}
 		go hs.ListenAndServe()
 		defer hs.Close()

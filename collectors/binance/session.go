@@ -162,6 +162,9 @@ func (s *Session) Subscribe(ctx context.Context, c *collectors.Conn) error {
 	if _, err := c.REST(ctx, "/api/v3/exchangeInfo", weightExchangeInfo); err != nil {
 		return err
 	}
+	if err := s.baseline(ctx, c); err != nil {
+		return err
+	}
 	c.Go(func(ctx context.Context) { s.backfillLoop(ctx, c) })
 	c.Go(func(ctx context.Context) { s.stateLoop(ctx, c) })
 	syms := c.Slot.Symbols
@@ -176,6 +179,68 @@ func (s *Session) Subscribe(ctx context.Context, c *collectors.Conn) error {
 		}
 	}
 	s.signal()
+	return nil
+}
+
+// baseline gives every symbol without a known last id (first start) one, from the venue's
+// newest trade, and persists it before anything of that symbol is recorded: a collector
+// killed at any later moment backfills from there, so capture is complete from its first
+// start on. The response is recorded after the state is durable.
+func (s *Session) baseline(ctx context.Context, c *collectors.Conn) error {
+	var p fastjson.Parser
+	fresh := false
+	for _, sym := range c.Slot.Symbols {
+		s.mu.Lock()
+		tr := s.tracks[sym]
+		need := tr != nil && tr.last == 0
+		s.mu.Unlock()
+		if !need {
+			continue
+		}
+		resp, err := c.GetUnrecorded(ctx, "/api/v3/trades?symbol="+sym+"&limit=1", weightTrades)
+		if err != nil {
+			return fmt.Errorf("binance: baseline of %s: %w", sym, err)
+		}
+		_, hi, n := tradeIDRange(&p, resp.Body, "id")
+		if n > 0 {
+			s.mu.Lock()
+			if tr.last == 0 {
+				tr.last, tr.ackedSafe = hi, hi
+				fresh = true
+			}
+			s.mu.Unlock()
+			if err := s.persist(c.Slot); err != nil {
+				return err
+			}
+		}
+		if err := c.RecordREST(resp); err != nil {
+			return err
+		}
+	}
+	if fresh {
+		c.Log().Info("first start: capture baselined at the venue's newest trade ids")
+	}
+	return nil
+}
+
+// persist writes the slot's durable ids to its state file.
+func (s *Session) persist(slot collectors.Slot) error {
+	path := s.statePath(slot.Name)
+	if path == "" {
+		return nil
+	}
+	out := slotState{LastTradeIDs: map[string]uint64{}}
+	s.mu.Lock()
+	for _, sym := range slot.Symbols {
+		if tr := s.tracks[sym]; tr != nil && tr.ackedSafe > 0 {
+			out.LastTradeIDs[sym] = tr.ackedSafe
+		}
+	}
+	s.mu.Unlock()
+	b, _ := json.Marshal(out)
+	if err := collectors.WriteFileAtomic(path, b); err != nil {
+		return fmt.Errorf("binance: persist collector state %s: %w", path, err)
+	}
 	return nil
 }
 
@@ -428,16 +493,9 @@ func (s *Session) stateLoop(ctx context.Context, c *collectors.Conn) {
 					tr.ackedSafe = id
 				}
 			}
-			out := slotState{LastTradeIDs: map[string]uint64{}}
-			for _, sym := range c.Slot.Symbols {
-				if tr := s.tracks[sym]; tr != nil && tr.ackedSafe > 0 {
-					out.LastTradeIDs[sym] = tr.ackedSafe
-				}
-			}
 			s.mu.Unlock()
-			b, _ := json.Marshal(out)
-			if err := collectors.WriteFileAtomic(path, b); err != nil {
-				c.Log().Error("persist collector state", "path", path, "err", err)
+			if err := s.persist(c.Slot); err != nil {
+				c.Log().Error("persist collector state", "err", err)
 			}
 		}
 		snap = map[string]uint64{}

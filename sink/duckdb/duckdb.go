@@ -189,7 +189,6 @@ func (s *Store) Close() error {
 	}
 	s.closed = true
 	var errs []error
-	s.w.close()
 	if s.wconn != nil {
 		errs = append(errs, s.wconn.Close())
 	}

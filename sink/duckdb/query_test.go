@@ -197,10 +197,10 @@ func TestRowsCSVAndJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	var doc struct {
-		Columns   []string          `json:"columns"`
-		Types     []string          `json:"types"`
+		Columns   []string            `json:"columns"`
+		Types     []string            `json:"types"`
 		Rows      [][]json.RawMessage `json:"rows"`
-		Truncated bool              `json:"truncated"`
+		Truncated bool                `json:"truncated"`
 	}
 	if err := json.Unmarshal(jsonOut.Bytes(), &doc); err != nil {
 		t.Fatalf("json %s: %v", jsonOut.String(), err)

@@ -3,6 +3,7 @@ package duckdb
 import (
 	"context"
 	"database/sql"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -276,4 +277,36 @@ func rawDB(t *testing.T) (*sql.DB, *sql.Conn) {
 		_ = db.Close()
 	})
 	return db, conn
+}
+
+// TestSchemaDocQueries runs every SQL example of SCHEMA.md through the query endpoint.
+func TestSchemaDocQueries(t *testing.T) {
+	doc, err := os.ReadFile("SCHEMA.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(doc), maskingQuery) {
+		t.Fatal("SCHEMA.md no longer holds the masking query verbatim")
+	}
+	s := openTest(t)
+	var trades []md.Trade
+	for i := uint64(1); i <= 100; i++ {
+		trades = append(trades, mkTrade("binance", "BTC-USDT", i, i))
+	}
+	write(t, s, &sink.Batch{Trades: trades})
+	blocks := strings.Split(string(doc), "```sql\n")
+	if len(blocks) < 4 {
+		t.Fatalf("found %d sql blocks", len(blocks)-1)
+	}
+	for _, b := range blocks[1:] {
+		q, _, _ := strings.Cut(b, "```")
+		rows, err := s.Query(context.Background(), q)
+		if err != nil {
+			t.Errorf("SCHEMA.md query failed: %v\n%s", err, q)
+			continue
+		}
+		if len(rows.Values) == 0 {
+			t.Errorf("SCHEMA.md query returned no rows:\n%s", q)
+		}
+	}
 }

@@ -134,8 +134,6 @@ type writeState struct {
 	integrityNames                []string
 }
 
-func (w *writeState) close() {}
-
 func typeInfos(cols []struct {
 	name string
 	typ  duck.Type

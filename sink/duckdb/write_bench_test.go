@@ -3,6 +3,7 @@ package duckdb
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 
 	"github.com/tickflow/tickflow/md"
@@ -29,7 +30,12 @@ func BenchmarkWriteTrades(b *testing.B) {
 }
 
 func benchWrite(b *testing.B, n int, textIDs bool) {
-	s := openTest(b)
+	s, err := Open(context.Background(), Config{Path: b.TempDir() + "/bench.duckdb",
+		CheckpointThreshold: os.Getenv("TICKFLOW_BENCH_CHECKPOINT")})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
 	const symbols = 200
 	names := make([]string, symbols)
 	for i := range names {

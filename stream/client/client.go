@@ -354,7 +354,8 @@ func fatal(err error) bool { return errors.Is(err, ErrProtocol) || errors.Is(err
 func (c *Client) run(ws *websocket.Conn) {
 	var err error
 	for {
-		stop := context.AfterFunc(c.ctx, func() { ws.Close() }) // Close unblocks the read
+		cur := ws
+		stop := context.AfterFunc(c.ctx, func() { cur.Close() }) // Close unblocks the read
 		err = c.readConn(ws)
 		stop()
 		cause := err

@@ -23,6 +23,7 @@ type ServerError struct {
 	Status int
 }
 
+// Error describes the refusal with the gateway's code and message.
 func (e *ServerError) Error() string {
 	if e.Status != 0 {
 		return fmt.Sprintf("gateway refused connection (HTTP %d, %s): %s", e.Status, e.Code, e.Message)

@@ -12,7 +12,7 @@ import (
 const (
 	DefaultMinBackoff       = 100 * time.Millisecond
 	DefaultMaxBackoff       = 10 * time.Second
-	DefaultBuffer           = 4096
+	DefaultBuffer           = 1024
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultWriteTimeout     = 10 * time.Second
 )

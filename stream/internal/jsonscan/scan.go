@@ -39,6 +39,7 @@ type SyntaxError struct {
 	Msg    string // what was wrong
 }
 
+// Error implements error.
 func (e *SyntaxError) Error() string {
 	return fmt.Sprintf("invalid JSON at offset %d: %s", e.Offset, e.Msg)
 }
