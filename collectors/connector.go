@@ -84,12 +84,66 @@ type StatefulParser interface {
 type Output struct {
 	Trades      []md.Trade
 	Instruments []md.Instrument
+	BBOs        []md.BBO
+	// Books are venue book messages (snapshots and deltas) for the normalizer's book
+	// builder; use NextBook to add one so level buffers are reused.
+	Books []BookMsg
 }
 
 // Reset empties the output, keeping its buffers.
 func (o *Output) Reset() {
 	o.Trades = o.Trades[:0]
 	o.Instruments = o.Instruments[:0]
+	o.BBOs = o.BBOs[:0]
+	o.Books = o.Books[:0]
+}
+
+// NextBook appends an empty BookMsg, reusing the level buffers of an earlier one, and
+// returns it.
+func (o *Output) NextBook() *BookMsg {
+	if len(o.Books) < cap(o.Books) {
+		o.Books = o.Books[:len(o.Books)+1]
+		b := &o.Books[len(o.Books)-1]
+		bids, asks := b.Bids[:0], b.Asks[:0]
+		*b = BookMsg{Bids: bids, Asks: asks}
+		return b
+	}
+	o.Books = append(o.Books, BookMsg{})
+	return &o.Books[len(o.Books)-1]
+}
+
+// BookMsg is one venue book message as parsed: a snapshot (REST or in-band) or a delta with
+// the venue's update ids. The normalizer's book builder applies them under the venue's
+// continuity rule (BookParser.ContinueBook).
+type BookMsg struct {
+	md.Header
+	Snapshot bool
+	// FirstID and LastID are the venue update ids the message covers (Binance U and u; a
+	// snapshot's lastUpdateId in both). PrevID is the venue's previous id where it sends
+	// one (Binance USD-M pu, OKX prevSeqId).
+	FirstID, LastID, PrevID uint64
+	// Depth is the number of levels per side a snapshot holds (its requested limit).
+	Depth uint32
+	// Bids and Asks hold absolute quantities; 0 deletes a level.
+	Bids, Asks []md.Level
+}
+
+// BookVerdict is what to do with a delta given the book's last applied id.
+type BookVerdict uint8
+
+// Book verdicts.
+const (
+	BookApply BookVerdict = iota // the delta continues the book
+	BookSkip                     // the delta is older than the book: ignore it
+	BookGap                      // a delta is missing: the book must be resynced
+)
+
+// BookParser is a Parser that emits BookMsgs; it states the venue's continuity rule.
+type BookParser interface {
+	Parser
+	// ContinueBook decides about delta m for a book whose last applied venue id is last
+	// (after a snapshot: the snapshot's id; bridging is part of the rule).
+	ContinueBook(last uint64, m *BookMsg) BookVerdict
 }
 
 // Metrics are the collector metrics shared by the engine and sessions.

@@ -115,6 +115,55 @@ func AppendIntegrity(dst []byte, e *Integrity) []byte {
 	return finishBody(dst, s)
 }
 
+func appendLevels(dst []byte, ls []Level) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(ls)))
+	for i := range ls {
+		dst = appendDecimal(dst, ls[i].Price)
+		dst = appendDecimal(dst, ls[i].Qty)
+	}
+	return dst
+}
+
+// AppendBookUpdate appends the wire encoding of u to dst and returns it.
+func AppendBookUpdate(dst []byte, u *BookUpdate) []byte {
+	dst = appendHeader(dst, KindBookUpdate, &u.Header)
+	dst, start := bodyStart(dst)
+	var flags byte
+	if u.Snapshot {
+		flags |= 1
+	}
+	dst = append(dst, flags)
+	dst = binary.AppendUvarint(dst, u.Seq)
+	dst = binary.AppendUvarint(dst, u.PrevSeq)
+	dst = binary.AppendUvarint(dst, u.FirstID)
+	dst = binary.AppendUvarint(dst, u.LastID)
+	dst = binary.AppendUvarint(dst, uint64(u.Depth))
+	dst = appendLevels(dst, u.Bids)
+	dst = appendLevels(dst, u.Asks)
+	return finishBody(dst, start)
+}
+
+// AppendBBO appends the wire encoding of b to dst and returns it.
+func AppendBBO(dst []byte, b *BBO) []byte {
+	dst = appendHeader(dst, KindBBO, &b.Header)
+	dst, s := bodyStart(dst)
+	dst = appendDecimal(dst, b.BidPrice)
+	dst = appendDecimal(dst, b.BidQty)
+	dst = appendDecimal(dst, b.AskPrice)
+	dst = appendDecimal(dst, b.AskQty)
+	dst = binary.AppendUvarint(dst, b.UpdateID)
+	return finishBody(dst, s)
+}
+
+// AppendBookStatus appends the wire encoding of st to dst and returns it.
+func AppendBookStatus(dst []byte, st *BookStatus) []byte {
+	dst = appendHeader(dst, KindBookStatus, &st.Header)
+	dst, s := bodyStart(dst)
+	dst = append(dst, byte(st.State), byte(st.Reason))
+	dst = binary.AppendUvarint(dst, st.Seq)
+	return finishBody(dst, s)
+}
+
 // ---- decoding ----
 
 type reader struct {
@@ -276,6 +325,69 @@ func (d *Decoder) DecodeIntegrity(e *Integrity, b []byte) error {
 	e.LastID = body.uvarint()
 	e.Count = body.uvarint()
 	return firstErr(r.err, body.err, "integrity")
+}
+
+func (r *reader) levels(dst []Level) []Level {
+	n := r.uvarint()
+	if r.err != nil {
+		return dst[:0]
+	}
+	// Each level takes at least 4 bytes: refuse counts the input cannot hold.
+	if n > uint64(len(r.b))/4 {
+		r.err = ErrShort
+		return dst[:0]
+	}
+	dst = dst[:0]
+	for i := uint64(0); i < n && r.err == nil; i++ {
+		dst = append(dst, Level{Price: r.decimal(), Qty: r.decimal()})
+	}
+	return dst
+}
+
+// DecodeBookUpdate decodes a wire-encoded book update into u, reusing u.Bids and u.Asks.
+// It does not allocate once their capacity suffices.
+func (d *Decoder) DecodeBookUpdate(u *BookUpdate, b []byte) error {
+	r := reader{b: b}
+	d.header(&r, KindBookUpdate, &u.Header)
+	body := r.body()
+	flags := body.byte()
+	u.Snapshot = flags&1 != 0
+	u.Seq = body.uvarint()
+	u.PrevSeq = body.uvarint()
+	u.FirstID = body.uvarint()
+	u.LastID = body.uvarint()
+	depth := body.uvarint()
+	if depth > math.MaxUint32 && body.err == nil {
+		body.err = errors.New("md: book depth out of range")
+	}
+	u.Depth = uint32(depth)
+	u.Bids = body.levels(u.Bids)
+	u.Asks = body.levels(u.Asks)
+	return firstErr(r.err, body.err, "book update")
+}
+
+// DecodeBBO decodes a wire-encoded BBO into b.
+func (d *Decoder) DecodeBBO(b *BBO, in []byte) error {
+	r := reader{b: in}
+	d.header(&r, KindBBO, &b.Header)
+	body := r.body()
+	b.BidPrice = body.decimal()
+	b.BidQty = body.decimal()
+	b.AskPrice = body.decimal()
+	b.AskQty = body.decimal()
+	b.UpdateID = body.uvarint()
+	return firstErr(r.err, body.err, "bbo")
+}
+
+// DecodeBookStatus decodes a wire-encoded book status into st.
+func (d *Decoder) DecodeBookStatus(st *BookStatus, b []byte) error {
+	r := reader{b: b}
+	d.header(&r, KindBookStatus, &st.Header)
+	body := r.body()
+	st.State = BookState(body.byte())
+	st.Reason = IntegrityType(body.byte())
+	st.Seq = body.uvarint()
+	return firstErr(r.err, body.err, "book status")
 }
 
 func firstErr(a, b error, what string) error {

@@ -72,6 +72,9 @@ func (n *Normalizer) loadCheckpoint(ctx context.Context) error {
 	if st.Counts == nil {
 		st.Counts = map[string]uint64{}
 	}
+	if st.Books == nil {
+		st.Books = map[string]*book{}
+	}
 	n.st = st
 	n.log.Info("resumed from checkpoint", "offsets", st.Offsets, "instruments_with_trades", len(st.Trades))
 	return nil

@@ -16,6 +16,9 @@ type Metrics struct {
 	discV       *prometheus.CounterVec
 	checkpoints *prometheus.CounterVec
 	ageV        *prometheus.HistogramVec
+	crossedV    *prometheus.CounterVec
+	staleSnapV  *prometheus.CounterVec
+	invalidV    *prometheus.HistogramVec
 
 	// children resolved once per (venue, kind): the hot path does no label lookups
 	rec  map[[2]string]prometheus.Counter
@@ -44,10 +47,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		ageV: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tickflow_normalizer_event_age_seconds",
 			Help:    "Time from raw receive to normalized event.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}, []string{"venue"}),
+		crossedV: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_normalizer_crossed_books_total",
+			Help: "Books found crossed after an update (invalidated and resynced)."}, []string{"venue"}),
+		staleSnapV: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_normalizer_stale_snapshots_total",
+			Help: "Snapshots too old to bridge the buffered deltas (a newer one is awaited)."}, []string{"venue"}),
+		invalidV: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tickflow_normalizer_book_invalid_seconds",
+			Help:    "Time books spent invalid, from invalidation to the next valid snapshot.",
+			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}, []string{"venue"}),
 		rec: map[[2]string]prometheus.Counter{}, ev: map[[2]string]prometheus.Counter{}, ages: map[string]prometheus.Observer{},
 	}
 	if reg != nil {
-		reg.MustRegister(m.recordsV, m.eventsV, m.dupsV, m.deadV, m.gapsV, m.discV, m.checkpoints, m.ageV)
+		reg.MustRegister(m.recordsV, m.eventsV, m.dupsV, m.deadV, m.gapsV, m.discV, m.checkpoints, m.ageV,
+			m.crossedV, m.staleSnapV, m.invalidV)
 	}
 	return m
 }
@@ -94,3 +105,13 @@ func (m *Metrics) gaps(venue string, stream md.Kind) prometheus.Counter {
 }
 
 func (m *Metrics) disconnects(venue string) prometheus.Counter { return m.discV.WithLabelValues(venue) }
+
+func (m *Metrics) crossed(venue string) prometheus.Counter { return m.crossedV.WithLabelValues(venue) }
+
+func (m *Metrics) staleSnapshots(venue string) prometheus.Counter {
+	return m.staleSnapV.WithLabelValues(venue)
+}
+
+func (m *Metrics) invalidTime(venue string) prometheus.Observer {
+	return m.invalidV.WithLabelValues(venue)
+}

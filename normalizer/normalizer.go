@@ -50,6 +50,7 @@ type state struct {
 	Parser  json.RawMessage       `json:"parser,omitempty"`
 	Trades  map[string]*tradeSeq  `json:"trades"` // by unified symbol
 	Slots   map[string]*slotState `json:"slots"`
+	Books   map[string]*book      `json:"books"`  // by unified symbol
 	Counts  map[string]uint64     `json:"counts"` // events emitted per kind, for reconciliation
 }
 
@@ -72,6 +73,7 @@ type Normalizer struct {
 	logged  map[string]bool
 	lastCkp time.Time
 	fills   []fill
+	bu      md.BookUpdate // reused for publishing
 }
 
 type fill struct {
@@ -93,7 +95,7 @@ func New(cfg Config, conn collectors.Connector, prod *transport.Producer, m *Met
 	n := &Normalizer{cfg: cfg, conn: conn, parser: conn.NewParser(), version: conn.ParserVersion(), prod: prod,
 		log: log.With("venue", conn.Name()), m: m, dec: md.NewDecoder(), logged: map[string]bool{}}
 	n.st = state{Venue: conn.Name(), Offsets: map[int]int64{}, Trades: map[string]*tradeSeq{},
-		Slots: map[string]*slotState{}, Counts: map[string]uint64{}}
+		Slots: map[string]*slotState{}, Counts: map[string]uint64{}, Books: map[string]*book{}}
 	return n
 }
 
@@ -212,6 +214,24 @@ func (n *Normalizer) process(ctx context.Context, m *transport.Message) error {
 			return err
 		}
 	}
+	for i := range n.out.BBOs {
+		if err := n.emitBBO(ctx, &n.out.BBOs[i]); err != nil {
+			return err
+		}
+	}
+	if len(n.out.Books) > 0 {
+		bp, ok := n.parser.(collectors.BookParser)
+		if !ok {
+			return n.deadLetter(ctx, m, rec, errors.New("normalizer: parser emitted book messages but states no book rule"))
+		}
+		for i := range n.out.Books {
+			n.out.Books[i].Prov.Index = uint32(i)
+			n.out.Books[i].ParserVersion = n.version
+			if err := n.onBook(ctx, bp, &n.out.Books[i]); err != nil {
+				return err
+			}
+		}
+	}
 	for i := range n.fills {
 		f := &n.fills[i]
 		ev := md.Integrity{Header: f.t.Header, Type: md.IntegrityBackfill, Stream: md.KindTrade,
@@ -261,6 +281,11 @@ func (n *Normalizer) track(ctx context.Context, rec *md.RawRecord) error {
 				if err := n.emitIntegrity(ctx, &ev); err != nil {
 					return err
 				}
+			}
+		}
+		if sl.Epoch != 0 {
+			if err := n.invalidateSlot(ctx, rec, sl.Symbols); err != nil {
+				return err
 			}
 		}
 		sl.Epoch, sl.LastRecv, sl.Symbols = rec.Epoch, 0, nil

@@ -436,17 +436,19 @@ func TestNormalizerEndToEnd(t *testing.T) {
 		t.Errorf("checkpoint counts %v, want 11 trades, 4 integrity", st.Counts)
 	}
 
-	// Phase 2: more raw, a new normalizer on the same broker resumes from the checkpoint.
+	// Phase 2: more raw, and a new normalizer on the same broker that resumes from the
+	// checkpoint. The first new record ends e2, so the disconnect window of e3 starts at e2's
+	// last inbound record, known only from the checkpointed slot state; e3 carries no
+	// exchangeInfo, so its trades parse only with the checkpointed instruments.
 	b.recs = b.recs[:0]
-	btc(&b, ms(36), 108)
-	btc(&b, ms(37), 107) // duplicate of phase 1
-	pepe(&b, ms(38), 503)
-	btc(&b, ms(39), 111) // jump: gap 109..110
-	b.add(md.RawDisconnect, md.DirLocal, ms(40), "reason=close_1000", "")
+	b.add(md.RawDisconnect, md.DirLocal, ms(36), "reason=close_1000", "")
 	b.epochStart(e3)
 	b.connect(ms(60))
-	b.add(md.RawREST, md.DirIn, ms(61), "200 /api/v3/exchangeInfo", exchangeInfo)
-	b.restTrades(ms(62), "/api/v3/historicalTrades", "BTCUSDT", 108, 111) // 109, 110 fill; 108, 111 duplicates
+	btc(&b, ms(62), 108)
+	btc(&b, ms(63), 107) // duplicate of phase 1
+	pepe(&b, ms(64), 503)
+	btc(&b, ms(65), 111)                                                  // jump: gap 109..110
+	b.restTrades(ms(66), "/api/v3/historicalTrades", "BTCUSDT", 108, 111) // 109, 110 fill; 108, 111 duplicates
 	br.writeRaw(t, ctx, b.recs)
 
 	n2 := br.startNormalizer(t)
@@ -465,13 +467,13 @@ func TestNormalizerEndToEnd(t *testing.T) {
 	}
 	ints = decodeIntegrity(t, br.readTopic(t, ctx, transport.TopicIntegrity))
 	wantInts = append(wantInts,
-		md.Integrity{Header: md.Header{Venue: venue, Symbol: "BTC-USDT", RecvTime: ms(39), Prov: md.Provenance{Epoch: e2, Seq: 11}},
-			Type: md.IntegrityGap, Stream: md.KindTrade, From: exchTime(108), To: exchTime(111), FirstID: 109, LastID: 110, Count: 2},
 		md.Integrity{Header: md.Header{Venue: venue, Symbol: "BTC-USDT", RecvTime: ms(60), Prov: md.Provenance{Epoch: e3, Seq: 1, Index: 0}},
-			Type: md.IntegrityDisconnect, Stream: md.KindTrade, From: ms(39), To: ms(60)},
+			Type: md.IntegrityDisconnect, Stream: md.KindTrade, From: ms(35), To: ms(60)},
 		md.Integrity{Header: md.Header{Venue: venue, Symbol: "PEPE-USDT", RecvTime: ms(60), Prov: md.Provenance{Epoch: e3, Seq: 1, Index: 1}},
-			Type: md.IntegrityDisconnect, Stream: md.KindTrade, From: ms(39), To: ms(60)},
-		md.Integrity{Header: md.Header{Venue: venue, Symbol: "BTC-USDT", RecvTime: ms(62), Prov: md.Provenance{Epoch: e3, Seq: 4, Index: 4}, Source: md.SourceBackfill},
+			Type: md.IntegrityDisconnect, Stream: md.KindTrade, From: ms(35), To: ms(60)},
+		md.Integrity{Header: md.Header{Venue: venue, Symbol: "BTC-USDT", RecvTime: ms(65), Prov: md.Provenance{Epoch: e3, Seq: 6}},
+			Type: md.IntegrityGap, Stream: md.KindTrade, From: exchTime(108), To: exchTime(111), FirstID: 109, LastID: 110, Count: 2},
+		md.Integrity{Header: md.Header{Venue: venue, Symbol: "BTC-USDT", RecvTime: ms(66), Prov: md.Provenance{Epoch: e3, Seq: 7, Index: 4}, Source: md.SourceBackfill},
 			Type: md.IntegrityBackfill, Stream: md.KindTrade, From: exchTime(109), To: exchTime(109), FirstID: 109, LastID: 110, Count: 2},
 	)
 	checkIntegrity(t, "after the restart", ints, wantInts)

@@ -95,7 +95,7 @@ func TestEndToEndCountsReconcile(t *testing.T) {
 	defer sim.Close()
 	dir := t.TempDir()
 	venueFlags := []string{"--binance-ws", "ws://" + sim.Addr(), "--binance-rest", "http://" + sim.Addr(),
-		"--tail-check-every", "1s"}
+		"--tail-check-every", "1s", "--binance-channels", "trade"}
 	h := startPipeline(t, dir, venueFlags...)
 	addr := h.info.HTTPAddr
 

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -44,6 +45,9 @@ type runConfig struct {
 	logLevel     string
 	sim          simFlags
 	checkpoint   time.Duration
+	channels     string
+	depthLimit   int
+	resnapshot   time.Duration
 	readTimeout  time.Duration
 	tailEvery    time.Duration
 }
@@ -60,6 +64,9 @@ func (c *runConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.symbols, "symbols", "", "native symbols to collect, comma-separated (default: all listed)")
 	fs.StringVar(&c.tokens, "tokens", "", "API tokens accepted by /ws and /query, comma-separated (default: open)")
 	fs.StringVar(&c.logLevel, "log-level", "info", "log level: debug, info, warn, error")
+	fs.StringVar(&c.channels, "binance-channels", "trade,depth,bookTicker", "Binance channels to collect: trade, depth (diff depth + REST snapshots), bookTicker")
+	fs.IntVar(&c.depthLimit, "binance-depth-limit", 1000, "Binance REST snapshot depth (levels per side; weight 5 up to 100, 50 up to 1000)")
+	fs.DurationVar(&c.resnapshot, "binance-resnapshot-every", 30*time.Minute, "take a fresh Binance REST snapshot of each book this often (0 = never)")
 	fs.DurationVar(&c.checkpoint, "checkpoint-every", 2*time.Second, "normalizer checkpoint interval")
 	fs.DurationVar(&c.readTimeout, "read-timeout", 45*time.Second, "drop a venue connection silent for this long")
 	fs.DurationVar(&c.tailEvery, "tail-check-every", 15*time.Second, "how often idle symbols are checked for missed trades over REST")
@@ -328,7 +335,8 @@ func (p *pipeline) engine(venue string, ep [2]string, prod *transport.Producer, 
 	if err != nil {
 		return nil, err
 	}
-	opts := map[string]string{"tail_every": p.cfg.tailEvery.String()}
+	opts := map[string]string{"tail_every": p.cfg.tailEvery.String(), "channels": p.cfg.channels,
+		"depth_limit": strconv.Itoa(p.cfg.depthLimit), "resnapshot_every": p.cfg.resnapshot.String()}
 	stateDir := filepath.Join(p.cfg.dataDir, "collector", venue)
 	sess, err := conn.NewSession(tfcollectors.SessionEnv{WSURL: ep[0], RESTURL: ep[1], Symbols: splitList(p.cfg.symbols),
 		StateDir: stateDir, Log: p.log.With("stage", "collector", "venue", venue), Metrics: cm, Options: opts})

@@ -21,7 +21,10 @@ type Parser struct {
 	insts map[string]*md.Instrument // by native symbol
 }
 
-var _ collectors.StatefulParser = (*Parser)(nil)
+var (
+	_ collectors.StatefulParser = (*Parser)(nil)
+	_ collectors.BookParser     = (*Parser)(nil)
+)
 
 // NewParser returns a parser that knows no instruments yet (they come from exchangeInfo
 // records in raw, or from a checkpoint).
@@ -57,6 +60,8 @@ func (ps *Parser) parseFrame(rec *md.RawRecord, out *collectors.Output) error {
 		return errors.New("binance: frame is not an object")
 	}
 	switch string(data.GetStringBytes("e")) {
+	case "depthUpdate":
+		return ps.depth(data, rec, out)
 	case "trade":
 		t, err := ps.trade(data, rec)
 		if err != nil {
@@ -69,6 +74,9 @@ func (ps *Parser) parseFrame(rec *md.RawRecord, out *collectors.Output) error {
 		// Replies to SUBSCRIBE ({"result":null,"id":1}) and errors ({"error":{...}}).
 		if v.Exists("id") || v.Exists("result") || v.Exists("error") {
 			return nil
+		}
+		if data.Exists("u") && data.Exists("b") && data.Exists("A") { // bookTicker has no "e"
+			return ps.bookTicker(data, rec, out)
 		}
 		return errors.New("binance: frame has no event type")
 	}
@@ -149,7 +157,142 @@ func (ps *Parser) parseREST(rec *md.RawRecord, out *collectors.Output) error {
 		return ps.exchangeInfo(rec, out)
 	case "/api/v3/trades", "/api/v3/historicalTrades":
 		return ps.restTrades(rec, queryParam(query, "symbol"), out)
+	case "/api/v3/depth":
+		return ps.restDepth(rec, queryParam(query, "symbol"), queryParam(query, "limit"), out)
 	}
+	return nil
+}
+
+// ContinueBook is Binance spot's rule: drop u <= last; the first event after a snapshot
+// must have U <= last+1 <= u, and afterwards U == last+1 (which the same test accepts).
+func (ps *Parser) ContinueBook(last uint64, m *collectors.BookMsg) collectors.BookVerdict {
+	switch {
+	case m.LastID <= last:
+		return collectors.BookSkip
+	case m.FirstID <= last+1:
+		return collectors.BookApply
+	}
+	return collectors.BookGap
+}
+
+func (ps *Parser) levels(dst []md.Level, v *fastjson.Value, inst *md.Instrument, what string) ([]md.Level, error) {
+	if v == nil {
+		return dst, nil
+	}
+	arr, err := v.Array()
+	if err != nil {
+		return dst, fmt.Errorf("binance: %s levels: %w", what, err)
+	}
+	for _, lv := range arr {
+		pair, err := lv.Array()
+		if err != nil || len(pair) < 2 {
+			return dst, fmt.Errorf("binance: %s level is not a [price, qty] pair", what)
+		}
+		pb, err1 := pair[0].StringBytes()
+		qb, err2 := pair[1].StringBytes()
+		if err1 != nil || err2 != nil {
+			return dst, fmt.Errorf("binance: %s level price/qty are not strings", what)
+		}
+		var l md.Level
+		if l.Price, err = md.ParseDecimal(pb, inst.PriceScale()); err != nil {
+			return dst, fmt.Errorf("binance: %s price %q: %w", what, pb, err)
+		}
+		if l.Qty, err = md.ParseDecimal(qb, inst.QtyScale()); err != nil {
+			return dst, fmt.Errorf("binance: %s qty %q: %w", what, qb, err)
+		}
+		dst = append(dst, l)
+	}
+	return dst, nil
+}
+
+func (ps *Parser) depth(o *fastjson.Value, rec *md.RawRecord, out *collectors.Output) error {
+	sym := o.GetStringBytes("s")
+	inst := ps.insts[string(sym)]
+	if inst == nil {
+		return fmt.Errorf("binance: depthUpdate for unknown symbol %q (no exchangeInfo seen)", sym)
+	}
+	if o.Get("U") == nil || o.Get("u") == nil {
+		return errors.New("binance: depthUpdate without U/u")
+	}
+	b := out.NextBook()
+	var err error
+	if b.Bids, err = ps.levels(b.Bids, o.Get("b"), inst, "depth bid"); err != nil {
+		out.Books = out.Books[:len(out.Books)-1]
+		return err
+	}
+	if b.Asks, err = ps.levels(b.Asks, o.Get("a"), inst, "depth ask"); err != nil {
+		out.Books = out.Books[:len(out.Books)-1]
+		return err
+	}
+	b.FirstID, b.LastID = o.GetUint64("U"), o.GetUint64("u")
+	b.Venue, b.Symbol = Venue, inst.Symbol
+	b.ExchTime = o.GetInt64("E") * 1e6
+	b.RecvTime = rec.RecvTime
+	b.Prov = md.Provenance{Epoch: rec.Epoch, Seq: rec.Seq}
+	return nil
+}
+
+func (ps *Parser) restDepth(rec *md.RawRecord, sym, limit []byte, out *collectors.Output) error {
+	inst := ps.insts[string(sym)]
+	if inst == nil {
+		return fmt.Errorf("binance: REST depth for unknown symbol %q", sym)
+	}
+	v, err := ps.p.ParseBytes(rec.Frame)
+	if err != nil {
+		return fmt.Errorf("binance: invalid JSON REST depth: %w", err)
+	}
+	if v.Get("lastUpdateId") == nil {
+		return errors.New("binance: REST depth without lastUpdateId")
+	}
+	b := out.NextBook()
+	if b.Bids, err = ps.levels(b.Bids, v.Get("bids"), inst, "snapshot bid"); err != nil {
+		out.Books = out.Books[:len(out.Books)-1]
+		return err
+	}
+	if b.Asks, err = ps.levels(b.Asks, v.Get("asks"), inst, "snapshot ask"); err != nil {
+		out.Books = out.Books[:len(out.Books)-1]
+		return err
+	}
+	b.Snapshot = true
+	id := v.GetUint64("lastUpdateId")
+	b.FirstID, b.LastID = id, id
+	n, _ := strconv.Atoi(string(limit))
+	if n <= 0 {
+		n = 100 // Binance's default limit
+	}
+	b.Depth = uint32(n)
+	b.Venue, b.Symbol = Venue, inst.Symbol
+	b.RecvTime = rec.RecvTime
+	b.Prov = md.Provenance{Epoch: rec.Epoch, Seq: rec.Seq}
+	b.Source = md.SourceBackfill
+	return nil
+}
+
+func (ps *Parser) bookTicker(o *fastjson.Value, rec *md.RawRecord, out *collectors.Output) error {
+	sym := o.GetStringBytes("s")
+	inst := ps.insts[string(sym)]
+	if inst == nil {
+		return fmt.Errorf("binance: bookTicker for unknown symbol %q", sym)
+	}
+	var q md.BBO
+	var err error
+	if q.BidPrice, err = md.ParseDecimal(o.GetStringBytes("b"), inst.PriceScale()); err != nil {
+		return fmt.Errorf("binance: bookTicker bid %q: %w", o.GetStringBytes("b"), err)
+	}
+	if q.BidQty, err = md.ParseDecimal(o.GetStringBytes("B"), inst.QtyScale()); err != nil {
+		return fmt.Errorf("binance: bookTicker bid qty %q: %w", o.GetStringBytes("B"), err)
+	}
+	if q.AskPrice, err = md.ParseDecimal(o.GetStringBytes("a"), inst.PriceScale()); err != nil {
+		return fmt.Errorf("binance: bookTicker ask %q: %w", o.GetStringBytes("a"), err)
+	}
+	if q.AskQty, err = md.ParseDecimal(o.GetStringBytes("A"), inst.QtyScale()); err != nil {
+		return fmt.Errorf("binance: bookTicker ask qty %q: %w", o.GetStringBytes("A"), err)
+	}
+	q.UpdateID = o.GetUint64("u")
+	q.Venue, q.Symbol = Venue, inst.Symbol
+	q.RecvTime = rec.RecvTime // bookTicker carries no event time
+	q.Prov = md.Provenance{Epoch: rec.Epoch, Seq: rec.Seq, Index: uint32(len(out.BBOs))}
+	out.BBOs = append(out.BBOs, q)
 	return nil
 }
 

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/tickflow/tickflow/collectors"
+	"github.com/tickflow/tickflow/md"
 	"github.com/valyala/fastjson"
 )
 
@@ -25,6 +26,9 @@ const (
 	weightTrades         = 25 // GET /api/v3/trades and /api/v3/historicalTrades
 	defaultWeightPerMin  = 4800
 	defaultIdleAfter     = 3 * time.Second
+	defaultDepthLimit    = 1000
+	defaultResnapshot    = 30 * time.Minute
+	staleSnapshotRetry   = 250 * time.Millisecond
 	defaultTailEvery     = 15 * time.Second
 	stateFlushEvery      = time.Second
 	maxBackfillPerSymbol = 1000
@@ -39,6 +43,13 @@ type symTracker struct {
 	lastAt    time.Time // when a trade was last seen
 	checkedAt time.Time // last tail check
 	pending   []idRange // ids to backfill, ascending
+
+	// Diff-depth continuity on the wire (Binance U/u) and snapshot scheduling.
+	depthLast  uint64    // last u seen on the current connection
+	depthFirst uint64    // first U seen since a snapshot became necessary
+	needSnap   bool      // the book needs a (new) REST snapshot
+	lastSnap   time.Time // last snapshot fetched
+	snapAfter  time.Time // do not fetch before (stale-snapshot retry pacing)
 }
 
 // safe is the highest id such that every id up to it is captured (ignoring durability).
@@ -55,6 +66,9 @@ type Session struct {
 	log       *slog.Logger
 	idleAfter time.Duration
 	tailEvery time.Duration
+	channels  map[string]bool
+	depthLim  int
+	resnap    time.Duration
 
 	mu     sync.Mutex
 	tracks map[string]*symTracker
@@ -65,7 +79,34 @@ type Session struct {
 // NewSession returns the collector half. It does no I/O.
 func NewSession(env collectors.SessionEnv) (*Session, error) {
 	s := &Session{env: env, log: env.Log, tracks: map[string]*symTracker{}, kick: make(chan struct{}, 1),
-		idleAfter: defaultIdleAfter, tailEvery: defaultTailEvery}
+		idleAfter: defaultIdleAfter, tailEvery: defaultTailEvery, depthLim: defaultDepthLimit, resnap: defaultResnapshot,
+		channels: map[string]bool{}}
+	chans := env.Options["channels"]
+	if chans == "" {
+		chans = "trade,depth,bookTicker"
+	}
+	for _, ch := range strings.Split(chans, ",") {
+		switch ch = strings.TrimSpace(ch); ch {
+		case "trade", "depth", "bookTicker":
+			s.channels[ch] = true
+		default:
+			return nil, fmt.Errorf("binance: option channels: unknown channel %q (use trade, depth, bookTicker)", ch)
+		}
+	}
+	if v := env.Options["depth_limit"]; v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 5 || n > 5000 {
+			return nil, fmt.Errorf("binance: option depth_limit=%q: want a snapshot depth from 5 to 5000", v)
+		}
+		s.depthLim = n
+	}
+	if v := env.Options["resnapshot_every"]; v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return nil, fmt.Errorf("binance: option resnapshot_every=%q: %w (want a duration like 30m, or 0 to disable)", v, err)
+		}
+		s.resnap = d
+	}
 	if s.log == nil {
 		s.log = slog.Default()
 	}
@@ -162,16 +203,34 @@ func (s *Session) Subscribe(ctx context.Context, c *collectors.Conn) error {
 	if _, err := c.REST(ctx, "/api/v3/exchangeInfo", weightExchangeInfo); err != nil {
 		return err
 	}
-	if err := s.baseline(ctx, c); err != nil {
-		return err
+	if s.channels["trade"] {
+		if err := s.baseline(ctx, c); err != nil {
+			return err
+		}
 	}
+	s.mu.Lock()
+	for _, sym := range c.Slot.Symbols {
+		if tr := s.tracks[sym]; tr != nil {
+			tr.depthLast, tr.depthFirst, tr.needSnap = 0, 0, s.channels["depth"]
+		}
+	}
+	s.mu.Unlock()
 	c.Go(func(ctx context.Context) { s.backfillLoop(ctx, c) })
 	c.Go(func(ctx context.Context) { s.stateLoop(ctx, c) })
 	syms := c.Slot.Symbols
 	for i := 0; i < len(syms); i += subscribeChunk {
 		params := make([]string, 0, subscribeChunk)
 		for _, sym := range syms[i:min(i+subscribeChunk, len(syms))] {
-			params = append(params, strings.ToLower(sym)+"@trade")
+			l := strings.ToLower(sym)
+			if s.channels["trade"] {
+				params = append(params, l+"@trade")
+			}
+			if s.channels["depth"] {
+				params = append(params, l+"@depth@100ms")
+			}
+			if s.channels["bookTicker"] {
+				params = append(params, l+"@bookTicker")
+			}
 		}
 		frame, _ := json.Marshal(map[string]any{"method": "SUBSCRIBE", "params": params, "id": i/subscribeChunk + 1})
 		if err := c.Send(frame); err != nil {
@@ -266,7 +325,12 @@ func (s *Session) OnFrame(c *collectors.Conn, frame []byte, recvTime int64) {
 	if d := v.Get("data"); d != nil {
 		v = d
 	}
-	if string(v.GetStringBytes("e")) != "trade" {
+	switch string(v.GetStringBytes("e")) {
+	case "trade":
+	case "depthUpdate":
+		s.onDepth(c, v)
+		return
+	default:
 		return
 	}
 	id := v.GetUint64("t")
@@ -293,6 +357,94 @@ func (s *Session) OnFrame(c *collectors.Conn, frame []byte, recvTime int64) {
 	if gap {
 		c.Metrics().Gaps.WithLabelValues(Venue, "trade").Inc()
 		s.signal()
+	}
+}
+
+// onDepth checks diff-depth continuity: U must be prev u + 1 on the wire. A gap marks a
+// resync in raw and schedules a snapshot.
+func (s *Session) onDepth(c *collectors.Conn, v *fastjson.Value) {
+	U, u := v.GetUint64("U"), v.GetUint64("u")
+	sym := v.GetStringBytes("s")
+	s.mu.Lock()
+	tr := s.tracks[string(sym)]
+	if tr == nil {
+		s.mu.Unlock()
+		return
+	}
+	gap := tr.depthLast != 0 && U > tr.depthLast+1 && u > tr.depthLast
+	expected := tr.depthLast + 1
+	if gap && !tr.needSnap {
+		tr.needSnap, tr.depthFirst = true, 0
+	}
+	if tr.needSnap && tr.depthFirst == 0 {
+		tr.depthFirst = U
+	}
+	if u > tr.depthLast {
+		tr.depthLast = u
+	}
+	s.mu.Unlock()
+	if gap {
+		c.Metrics().Gaps.WithLabelValues(Venue, "depth").Inc()
+		meta := "symbol=" + string(sym) + "&reason=gap&expected=" + strconv.FormatUint(expected, 10) +
+			"&got=" + strconv.FormatUint(U, 10)
+		_ = c.Record(md.RawResync, md.DirLocal, []byte(meta), nil, time.Now().UnixNano())
+	}
+	s.signal()
+}
+
+// depthWeight is Binance's REST weight of GET /api/v3/depth by limit.
+func depthWeight(limit int) int {
+	switch {
+	case limit <= 100:
+		return 5
+	case limit <= 500:
+		return 25
+	case limit <= 1000:
+		return 50
+	}
+	return 250
+}
+
+// snapshotSymbol fetches a REST snapshot when the book needs one (after the first diff
+// event was seen, so the snapshot can bridge the buffered events) or a periodic one is due.
+// A snapshot older than the first buffered event is re-fetched.
+func (s *Session) snapshotSymbol(ctx context.Context, c *collectors.Conn, p *fastjson.Parser, sym string) {
+	now := time.Now()
+	s.mu.Lock()
+	tr := s.tracks[sym]
+	due := tr != nil && tr.needSnap && tr.depthFirst != 0 && now.After(tr.snapAfter)
+	periodic := tr != nil && !tr.needSnap && s.resnap > 0 && !tr.lastSnap.IsZero() && now.Sub(tr.lastSnap) >= s.resnap
+	first := uint64(0)
+	if tr != nil {
+		first = tr.depthFirst
+	}
+	s.mu.Unlock()
+	if !due && !periodic {
+		return
+	}
+	q := "/api/v3/depth?symbol=" + sym + "&limit=" + strconv.Itoa(s.depthLim)
+	resp, err := c.REST(ctx, q, depthWeight(s.depthLim))
+	if err != nil {
+		if ctx.Err() == nil {
+			c.Log().Warn("snapshot request failed; will retry", "symbol", sym, "err", err)
+		}
+		return
+	}
+	v, err := p.ParseBytes(resp.Body)
+	if err != nil {
+		return
+	}
+	last := v.GetUint64("lastUpdateId")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tr.lastSnap = now
+	if due && last+1 < first {
+		// Older than the first buffered event: it cannot bridge; fetch again shortly.
+		tr.snapAfter = now.Add(staleSnapshotRetry)
+		return
+	}
+	if due {
+		tr.needSnap = false
 	}
 }
 
@@ -344,7 +496,7 @@ func mergeRange(rs []idRange, r idRange) []idRange {
 
 // backfillLoop fetches pending id ranges and tail-checks idle symbols of this connection.
 func (s *Session) backfillLoop(ctx context.Context, c *collectors.Conn) {
-	tick := time.NewTicker(time.Second)
+	tick := time.NewTicker(200 * time.Millisecond)
 	defer tick.Stop()
 	var p fastjson.Parser
 	for {
@@ -358,8 +510,13 @@ func (s *Session) backfillLoop(ctx context.Context, c *collectors.Conn) {
 			if ctx.Err() != nil {
 				return
 			}
-			s.backfillSymbol(ctx, c, &p, sym)
-			s.tailCheck(ctx, c, &p, sym)
+			if s.channels["depth"] {
+				s.snapshotSymbol(ctx, c, &p, sym)
+			}
+			if s.channels["trade"] {
+				s.backfillSymbol(ctx, c, &p, sym)
+				s.tailCheck(ctx, c, &p, sym)
+			}
 		}
 	}
 }

@@ -740,14 +740,14 @@ func TestSessionResumesFromStateFile(t *testing.T) {
 }
 
 // TestEngineAnswersPings keeps an almost idle connection open only through the simulator's
-// pings: the read deadline (400ms) is shorter than the gap between trades, so the connection
+// pings: the read deadline (700ms) is shorter than the gap between trades, so the connection
 // survives only if the ping handler answers and extends the deadline.
 func TestEngineAnswersPings(t *testing.T) {
 	t.Parallel()
 	sim, _ := startSim(t, binancesim.Config{Seed: 5, Symbols: 2, TradeRate: 0.2,
-		PingInterval: 100 * time.Millisecond, PongTimeout: 500 * time.Millisecond, InboundLimit: 100})
+		PingInterval: 100 * time.Millisecond, PongTimeout: time.Second, InboundLimit: 100})
 	c := startCollector(t, collectorConfig{addr: sim.Addr(), options: map[string]string{"idle_after": "1h", "tail_every": "1h"},
-		engine: collectors.EngineConfig{ReadTimeout: 400 * time.Millisecond}})
+		engine: collectors.EngineConfig{ReadTimeout: 700 * time.Millisecond}})
 	waitUntil(t, 10*time.Second, "the subscription", func() bool {
 		for _, r := range c.w.records() {
 			if r.Type == md.RawFrame && string(r.Frame) == `{"result":null,"id":1}` {
@@ -756,7 +756,7 @@ func TestEngineAnswersPings(t *testing.T) {
 		}
 		return false
 	})
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(2 * time.Second)
 	st := sim.Stats()
 	c.stop(t)
 	if st.Connections != 1 || st.PongTimeouts != 0 || st.InboundLimitCloses != 0 {
