@@ -151,7 +151,7 @@ func (n *Normalizer) publishBook(ctx context.Context, b *book, u *md.BookUpdate)
 	o.val = md.AppendBookUpdate(o.val[:0], u)
 	n.st.Counts["book"]++
 	n.m.emitted(u.Venue, md.KindBookUpdate).Inc()
-	return n.prod.Produce(ctx, transport.TopicBooks, o.key, o.val, o.done)
+	return n.send(ctx, transport.TopicBooks, md.KindBookUpdate, o)
 }
 
 func (n *Normalizer) emitBookStatus(ctx context.Context, st *md.BookStatus) error {
@@ -161,7 +161,7 @@ func (n *Normalizer) emitBookStatus(ctx context.Context, st *md.BookStatus) erro
 	o.val = md.AppendBookStatus(o.val[:0], st)
 	n.st.Counts["book_status"]++
 	n.m.emitted(st.Venue, md.KindBookStatus).Inc()
-	return n.prod.Produce(ctx, transport.TopicBooks, o.key, o.val, o.done)
+	return n.send(ctx, transport.TopicBooks, md.KindBookStatus, o)
 }
 
 func (n *Normalizer) emitBBO(ctx context.Context, q *md.BBO) error {
@@ -171,7 +171,7 @@ func (n *Normalizer) emitBBO(ctx context.Context, q *md.BBO) error {
 	o.val = md.AppendBBO(o.val[:0], q)
 	n.st.Counts["bbo"]++
 	n.m.emitted(q.Venue, md.KindBBO).Inc()
-	return n.prod.Produce(ctx, transport.TopicBBO, o.key, o.val, o.done)
+	return n.send(ctx, transport.TopicBBO, md.KindBBO, o)
 }
 
 // invalidateSlot marks the live books of a slot's symbols invalid when its connection ended.

@@ -74,6 +74,8 @@ type Normalizer struct {
 	lastCkp time.Time
 	fills   []fill
 	bu      md.BookUpdate // reused for publishing
+	// publish replaces producing in unit tests of the state machines.
+	publish func(topic string, kind md.Kind, val []byte) error
 }
 
 type fill struct {
@@ -341,7 +343,7 @@ func (n *Normalizer) emitTrade(ctx context.Context, t *md.Trade) error {
 	n.st.Counts["trade"]++
 	n.m.emitted(t.Venue, md.KindTrade).Inc()
 	n.m.age(t.Venue).Observe(float64(time.Now().UnixNano()-t.RecvTime) / 1e9)
-	return n.prod.Produce(ctx, transport.TopicTrades, o.key, o.val, o.done)
+	return n.send(ctx, transport.TopicTrades, md.KindTrade, o)
 }
 
 func (n *Normalizer) emitIntegrity(ctx context.Context, e *md.Integrity) error {
@@ -351,7 +353,17 @@ func (n *Normalizer) emitIntegrity(ctx context.Context, e *md.Integrity) error {
 	o.val = md.AppendIntegrity(o.val[:0], e)
 	n.st.Counts["integrity"]++
 	n.m.emitted(e.Venue, md.KindIntegrity).Inc()
-	return n.prod.Produce(ctx, transport.TopicIntegrity, o.key, o.val, o.done)
+	return n.send(ctx, transport.TopicIntegrity, md.KindIntegrity, o)
+}
+
+// send produces an encoded event; the message buffer returns to the pool once acknowledged.
+func (n *Normalizer) send(ctx context.Context, topic string, kind md.Kind, o *outMsg) error {
+	if n.publish != nil { // tests
+		err := n.publish(topic, kind, o.val)
+		n.pool.Put(o)
+		return err
+	}
+	return n.prod.Produce(ctx, topic, o.key, o.val, o.done)
 }
 
 var reasonVariable = regexp.MustCompile(`"[^"]*"|\d+`)
