@@ -16,8 +16,10 @@ import (
 var ErrRateLimited = errors.New("collectors: venue rate limit")
 
 // Budget is one venue's REST weight budget shared by every connection: a token bucket of
-// WeightPerMinute refilled continuously, plus a hard pause after 429/418 until Retry-After.
-// Safe for concurrent use.
+// WeightPerMinute refilled continuously; the venue's own count of used weight in its current
+// window (Binance: per clock minute, reported in a response header), which the bucket alone
+// cannot know after a restart or when another process shares the IP; and a hard pause after
+// 429/418 until Retry-After. Safe for concurrent use.
 type Budget struct {
 	mu     sync.Mutex
 	cap    float64
@@ -25,6 +27,10 @@ type Budget struct {
 	last   time.Time
 	pause  time.Time
 	now    func() time.Time
+
+	window     time.Duration // the venue's counting window (0 = unknown)
+	windowEnd  time.Time     // end of the window windowUsed belongs to
+	windowUsed int           // weight the venue counted in that window
 }
 
 // NewBudget returns a budget of weightPerMinute (use a margin below the venue's limit).
@@ -46,6 +52,8 @@ func (b *Budget) Wait(ctx context.Context, weight int) error {
 		switch {
 		case now.Before(b.pause):
 			wait = b.pause.Sub(now)
+		case now.Before(b.windowEnd) && float64(b.windowUsed+weight) > b.cap:
+			wait = b.windowEnd.Sub(now) // the venue's window is full: wait for the next one
 		case b.tokens >= float64(weight) || float64(weight) > b.cap:
 			b.tokens -= float64(weight)
 			b.mu.Unlock()
@@ -61,6 +69,28 @@ func (b *Budget) Wait(ctx context.Context, weight int) error {
 			return ctx.Err()
 		case <-t.C:
 		}
+	}
+}
+
+// SetWindow declares the venue's fixed counting window (Binance: one minute, aligned to
+// the clock) so Observe can track it.
+func (b *Budget) SetWindow(d time.Duration) {
+	b.mu.Lock()
+	b.window = d
+	b.mu.Unlock()
+}
+
+// Observe records the weight the venue reports as used in its current window.
+func (b *Budget) Observe(used int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.window <= 0 {
+		return
+	}
+	now := b.now()
+	end := now.Truncate(b.window).Add(b.window)
+	if end != b.windowEnd || used > b.windowUsed {
+		b.windowEnd, b.windowUsed = end, used
 	}
 }
 
@@ -118,9 +148,12 @@ func (r *REST) Get(ctx context.Context, pathQuery string, weight int) (*Response
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	out := &Response{Status: resp.StatusCode, Body: body, RecvTime: time.Now().UnixNano(), PathQuery: pathQuery}
 	r.count(strconv.Itoa(resp.StatusCode))
-	if r.WeightHeader != "" && r.Metrics != nil {
+	if r.WeightHeader != "" {
 		if w, perr := strconv.Atoi(resp.Header.Get(r.WeightHeader)); perr == nil {
-			r.Metrics.RESTWeight.WithLabelValues(r.Venue).Set(float64(w))
+			r.Budget.Observe(w)
+			if r.Metrics != nil {
+				r.Metrics.RESTWeight.WithLabelValues(r.Venue).Set(float64(w))
+			}
 		}
 	}
 	if err != nil {

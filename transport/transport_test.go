@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/segmentio/kafka-go"
 	"go.uber.org/goleak"
 )
 
@@ -173,5 +174,50 @@ func TestConfigErrors(t *testing.T) {
 	}
 	if _, err := StartEmbedded(EmbeddedConfig{DataDir: t.TempDir(), Addr: "0.0.0.0:9092"}, nil); err == nil {
 		t.Fatal("non-loopback embedded address accepted")
+	}
+}
+
+// TestEmbeddedRetention checks that tickflow's own retention pass deletes expired data, so
+// the embedded broker's disk stays bounded (kfake does not re-arm its cleaner after a reload).
+func TestEmbeddedRetention(t *testing.T) {
+	dir := t.TempDir()
+	b, err := StartEmbedded(EmbeddedConfig{DataDir: dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	spec := TopicSpec{Name: "short", Partitions: 1, Configs: map[string]string{"retention.ms": "200", "cleanup.policy": "delete"}}
+	if err := EnsureTopics(ctx, []string{b.Addr()}, []TopicSpec{spec}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewProducer(ProducerConfig{Brokers: []string{b.Addr()}}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 100; i++ {
+		if err := p.Produce(ctx, "short", nil, make([]byte, 1000), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := p.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Reload from the data dir (the case kfake's own cleaner misses), wait past retention.
+	b.Close()
+	b, err = StartEmbedded(EmbeddedConfig{DataDir: dir}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	time.Sleep(400 * time.Millisecond)
+	b.ApplyRetention()
+	cl := &kafka.Client{Addr: kafka.TCP(b.Addr()), Timeout: 10 * time.Second}
+	res, err := cl.ListOffsets(ctx, &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{"short": {kafka.FirstOffsetOf(0)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first := res.Topics["short"][0].FirstOffset; first != 100 {
+		t.Fatalf("log start offset after retention = %d, want 100 (all records expired)", first)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -347,7 +348,9 @@ func (p *pipeline) engine(venue string, ep [2]string, prod *transport.Producer, 
 	if err != nil {
 		return nil, err
 	}
-	rest := &tfcollectors.REST{Venue: venue, BaseURL: ep[1], Budget: tfcollectors.NewBudget(binance.WeightPerMinute(opts)),
+	budget := tfcollectors.NewBudget(binance.WeightPerMinute(opts))
+	budget.SetWindow(time.Minute) // Binance counts weight per clock minute (X-MBX-USED-WEIGHT-1M)
+	rest := &tfcollectors.REST{Venue: venue, BaseURL: ep[1], Budget: budget,
 		Client: &http.Client{Timeout: 30 * time.Second}, Metrics: cm, WeightHeader: "X-Mbx-Used-Weight-1m"}
 	return tfcollectors.NewEngine(tfcollectors.EngineConfig{Venue: venue, ReadTimeout: p.cfg.readTimeout}, sess,
 		&tfcollectors.KafkaRawWriter{P: prod}, epochs, rest, cm, p.log.With("stage", "collector")), nil
@@ -438,6 +441,9 @@ func (p *pipeline) mux(gw *stream.Gateway, store *duckdb.Store) *http.ServeMux {
 		}
 	})
 	mux.Handle("/query", queryHandler(store, splitList(p.cfg.tokens)))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	return mux
 }
 
