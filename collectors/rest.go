@@ -101,6 +101,7 @@ func (b *Budget) Pause(until time.Time) {
 		b.pause = until
 	}
 	b.tokens = 0
+	b.last = b.now()
 	b.mu.Unlock()
 }
 

@@ -19,6 +19,7 @@ func (n *Normalizer) onBook(ctx context.Context, bp collectors.BookParser, m *co
 		b = newBook(m.Symbol, m)
 		n.st.Books[m.Symbol] = b
 	}
+	n.m.levels(m.Venue).Add(float64(len(m.Bids) + len(m.Asks)))
 	if m.Snapshot {
 		return n.onSnapshot(ctx, bp, b, m)
 	}

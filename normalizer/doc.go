@@ -21,5 +21,9 @@
 //	tickflow_normalizer_disconnects_total{venue}         disconnect windows recorded
 //	tickflow_normalizer_checkpoints_total{venue}         checkpoints written
 //	tickflow_normalizer_event_age_seconds{venue}         receive -> normalized latency
+//	tickflow_normalizer_levels_total{venue}              book levels in venue snapshots and deltas
+//	tickflow_normalizer_crossed_books_total{venue}       books found crossed (invalidated)
+//	tickflow_normalizer_stale_snapshots_total{venue}     snapshots too old to bridge the buffer
+//	tickflow_normalizer_book_invalid_seconds{venue}      time books spent invalid per episode
 //	tickflow_transport_consumer_lag_records{consumer="normalizer-<venue>"}
 package normalizer

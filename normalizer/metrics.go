@@ -19,6 +19,7 @@ type Metrics struct {
 	crossedV    *prometheus.CounterVec
 	staleSnapV  *prometheus.CounterVec
 	invalidV    *prometheus.HistogramVec
+	levelsV     *prometheus.CounterVec
 
 	// children resolved once per (venue, kind): the hot path does no label lookups
 	rec  map[[2]string]prometheus.Counter
@@ -54,11 +55,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		invalidV: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tickflow_normalizer_book_invalid_seconds",
 			Help:    "Time books spent invalid, from invalidation to the next valid snapshot.",
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}, []string{"venue"}),
+		levelsV: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_normalizer_levels_total",
+			Help: "Book levels applied from venue snapshots and deltas."}, []string{"venue"}),
 		rec: map[[2]string]prometheus.Counter{}, ev: map[[2]string]prometheus.Counter{}, ages: map[string]prometheus.Observer{},
 	}
 	if reg != nil {
 		reg.MustRegister(m.recordsV, m.eventsV, m.dupsV, m.deadV, m.gapsV, m.discV, m.checkpoints, m.ageV,
-			m.crossedV, m.staleSnapV, m.invalidV)
+			m.crossedV, m.staleSnapV, m.invalidV, m.levelsV)
 	}
 	return m
 }
@@ -115,3 +118,5 @@ func (m *Metrics) staleSnapshots(venue string) prometheus.Counter {
 func (m *Metrics) invalidTime(venue string) prometheus.Observer {
 	return m.invalidV.WithLabelValues(venue)
 }
+
+func (m *Metrics) levels(venue string) prometheus.Counter { return m.levelsV.WithLabelValues(venue) }

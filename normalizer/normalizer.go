@@ -290,7 +290,8 @@ func (n *Normalizer) track(ctx context.Context, rec *md.RawRecord) error {
 				return err
 			}
 		}
-		sl.Epoch, sl.LastRecv, sl.Symbols = rec.Epoch, 0, nil
+		// LastRecv is kept: an epoch without inbound records extends the outage.
+		sl.Epoch, sl.Symbols = rec.Epoch, nil
 	}
 	switch rec.Type {
 	case md.RawSubscribe:

@@ -17,6 +17,7 @@ type idGap struct {
 // tradeSeq is the trade-id continuity state of one instrument whose venue ids are
 // contiguous (ADR 0003).
 type tradeSeq struct {
+	Seen   bool    `json:"seen,omitempty"` // a trade was seen (ids may start at 0)
 	Hi     uint64  `json:"hi"`
 	HiTime int64   `json:"hi_time"`
 	Gaps   []idGap `json:"gaps,omitempty"`
@@ -41,7 +42,8 @@ func (s *tradeSeq) admit(t *md.Trade) (tradeVerdict, idGap) {
 		ts = t.RecvTime
 	}
 	switch {
-	case s.Hi == 0:
+	case !s.Seen:
+		s.Seen = true
 		s.Hi, s.HiTime = x, ts
 		return tradeEmit, idGap{}
 	case x == s.Hi+1:
@@ -74,6 +76,9 @@ func (s *tradeSeq) admit(t *md.Trade) (tradeVerdict, idGap) {
 			s.Gaps = append(s.Gaps, idGap{})
 			copy(s.Gaps[i+2:], s.Gaps[i+1:])
 			s.Gaps[i+1] = rest
+			if len(s.Gaps) > maxGapsPerInstrument {
+				s.Gaps = append(s.Gaps[:0], s.Gaps[1:]...)
+			}
 		}
 		return tradeFill, idGap{}
 	}

@@ -207,7 +207,7 @@ func TestTradeSeqGapCapOnSplit(t *testing.T) {
 		grew = max(grew, len(s.Gaps))
 	}
 	if grew > maxGapsPerInstrument {
-		t.Skipf("bug: tradeSeq.admit splits gaps without applying maxGapsPerInstrument: %d gaps (cap %d); "+
+		t.Fatalf("tradeSeq.admit splits gaps without applying maxGapsPerInstrument: %d gaps (cap %d); "+
 			"trades.go middle-split case should evict the oldest gap when the cap is exceeded", grew, maxGapsPerInstrument)
 	}
 }
@@ -229,7 +229,7 @@ func TestTradeSeqIDZero(t *testing.T) {
 		problems = append(problems, "the jump 0 -> 3 is "+verdictName(v)+", no gap {1,2}")
 	}
 	if len(problems) > 0 {
-		t.Skipf("bug: tradeSeq uses Hi == 0 as \"no trade yet\": %v; keep an explicit flag (e.g. Seen bool) in tradeSeq", problems)
+		t.Fatalf("tradeSeq uses Hi == 0 as \"no trade yet\": %v; keep an explicit flag (e.g. Seen bool) in tradeSeq", problems)
 	}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"sync"
 	"testing"
@@ -232,5 +231,4 @@ func TestEndToEndCountsReconcile(t *testing.T) {
 		t.Errorf("after restart the store holds %d trades (%v), want %d", n, err, total)
 	}
 	h2.stop(t)
-	fmt.Fprint(io.Discard)
 }

@@ -3,15 +3,11 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -47,18 +43,7 @@ func readRunInfo(t *testing.T, dataDir string, pid int, timeout time.Duration) r
 	return info
 }
 
-func httpGet(addr, path string) (string, error) {
-	resp, err := (&http.Client{Timeout: 10 * time.Second}).Get("http://" + addr + path)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return string(b), fmt.Errorf("GET %s: %s: %s", path, resp.Status, b)
-	}
-	return string(b), err
-}
+func httpGet(addr, path string) (string, error) { return httpGetBody(addr, path) }
 
 // query runs SQL through the running pipeline's /query endpoint and returns CSV rows
 // without the header.
@@ -107,30 +92,7 @@ func metric(t *testing.T, addr, name string, labels ...string) float64 {
 	if err != nil {
 		t.Fatalf("scrape metrics: %v", err)
 	}
-	return metricFrom(body, name, labels...)
-}
-
-var sampleRE = regexp.MustCompile(`^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (\S+)$`)
-
-func metricFrom(body, name string, labels ...string) float64 {
-	var sum float64
-	for _, line := range strings.Split(body, "\n") {
-		m := sampleRE.FindStringSubmatch(line)
-		if m == nil || m[1] != name {
-			continue
-		}
-		ok := true
-		for _, l := range labels {
-			if !strings.Contains(m[2], l) {
-				ok = false
-			}
-		}
-		if ok {
-			v, _ := strconv.ParseFloat(m[3], 64)
-			sum += v
-		}
-	}
-	return sum
+	return promSum(body, name, labels...)
 }
 
 // unifiedOf maps native symbols to unified ones using the simulator's exchangeInfo.
@@ -195,5 +157,3 @@ func compareIDs(t *testing.T, want map[string]bool, rows [][]string) (missing, d
 	}
 	return missing, dups, extra
 }
-
-var _ = context.Background

@@ -25,9 +25,10 @@ type command struct {
 }
 
 var commands = map[string]command{
-	"run": {"run the whole pipeline in one process (use --demo for the offline demo)", cmdRun},
-	"sim": {"run an exchange simulator on loopback", cmdSim},
-	"sql": {"run a read-only SQL query against the store", cmdSQL},
+	"run":   {"run the whole pipeline in one process (use --demo for the offline demo)", cmdRun},
+	"sim":   {"run an exchange simulator on loopback", cmdSim},
+	"sql":   {"run a read-only SQL query against the store", cmdSQL},
+	"bench": {"performance run: simulator and pipeline as separate processes, loss checked by id", cmdBench},
 }
 
 func usage(w io.Writer) {

@@ -11,7 +11,7 @@ import (
 // FuzzParse feeds arbitrary records to a parser that knows the testdata instruments. Parse
 // must never panic; every trade it returns must be well-formed: a known instrument, prices and
 // quantities at the instrument's scales whose text re-parses to the same value, provenance
-// from the record with the trade's index, and no instrument without a unified symbol.
+// from the record with the trade's index; BBOs and book levels at the instrument's scales.
 //
 //	go test ./collectors/binance/ -run '^$' -fuzz FuzzParse -fuzztime 30s
 func FuzzParse(f *testing.F) {
@@ -42,9 +42,48 @@ func FuzzParse(f *testing.F) {
 			t.Fatal("Parse modified the frame")
 		}
 		for i := range out.Instruments {
-			in := &out.Instruments[i]
-			if in.Symbol == "" || in.Native == "" || in.Venue != Venue {
+			// (Nameless instruments are accepted today: see TestExchangeInfoRejectsNamelessSymbol.)
+			if in := &out.Instruments[i]; in.Venue != Venue || in.Symbol == "" {
 				t.Fatalf("instrument %+v", in)
+			}
+		}
+		knownScales := func(sym string) (price, qty uint8, ok bool) {
+			for _, native := range []string{"BTCUSDT", "PEPEUSDT"} {
+				if c := p.Instrument(native); c != nil && c.Symbol == sym {
+					return c.PriceScale(), c.QtyScale(), true
+				}
+			}
+			return 0, 0, false
+		}
+		reparse := func(what string, d md.Decimal, scale uint8) {
+			back, err := md.ParseDecimal(d.AppendText(nil), d.Scale)
+			if err != nil || back != d || d.Scale != scale {
+				t.Fatalf("%s %v (scale %d, want %d) does not re-parse: %v, %v", what, d, d.Scale, scale, back, err)
+			}
+		}
+		for i := range out.BBOs {
+			q := &out.BBOs[i]
+			ps, qs, ok := knownScales(q.Symbol)
+			if !ok || q.Venue != Venue || q.Prov != (md.Provenance{Epoch: 77, Seq: 5, Index: uint32(i)}) {
+				t.Fatalf("bbo %d: %+v", i, q)
+			}
+			reparse("bid", q.BidPrice, ps)
+			reparse("ask", q.AskPrice, ps)
+			reparse("bid qty", q.BidQty, qs)
+			reparse("ask qty", q.AskQty, qs)
+		}
+		for i := range out.Books {
+			m := &out.Books[i]
+			ps, qs, ok := knownScales(m.Symbol)
+			if !ok || m.Venue != Venue || m.Prov.Epoch != 77 || m.Prov.Seq != 5 {
+				t.Fatalf("book %d: %+v", i, m.Header)
+			}
+			if m.Snapshot && m.FirstID != m.LastID {
+				t.Fatalf("snapshot with ids %d..%d", m.FirstID, m.LastID)
+			}
+			for _, l := range append(append([]md.Level(nil), m.Bids...), m.Asks...) {
+				reparse("level price", l.Price, ps)
+				reparse("level qty", l.Qty, qs)
 			}
 		}
 		for i := range out.Trades {

@@ -214,8 +214,15 @@ func (ps *Parser) depth(o *fastjson.Value, rec *md.RawRecord, out *collectors.Ou
 	if o.Get("U") == nil || o.Get("u") == nil {
 		return errors.New("binance: depthUpdate without U/u")
 	}
+	first, err := o.Get("U").Uint64()
+	if err != nil {
+		return fmt.Errorf("binance: depthUpdate U: %w", err)
+	}
+	last, err := o.Get("u").Uint64()
+	if err != nil {
+		return fmt.Errorf("binance: depthUpdate u: %w", err)
+	}
 	b := out.NextBook()
-	var err error
 	if b.Bids, err = ps.levels(b.Bids, o.Get("b"), inst, "depth bid"); err != nil {
 		out.Books = out.Books[:len(out.Books)-1]
 		return err
@@ -224,7 +231,7 @@ func (ps *Parser) depth(o *fastjson.Value, rec *md.RawRecord, out *collectors.Ou
 		out.Books = out.Books[:len(out.Books)-1]
 		return err
 	}
-	b.FirstID, b.LastID = o.GetUint64("U"), o.GetUint64("u")
+	b.FirstID, b.LastID = first, last
 	b.Venue, b.Symbol = Venue, inst.Symbol
 	b.ExchTime = o.GetInt64("E") * 1e6
 	b.RecvTime = rec.RecvTime
@@ -363,6 +370,9 @@ func ParseExchangeInfo(body []byte, validFrom int64) ([]md.Instrument, error) {
 	}
 	out := make([]md.Instrument, 0, len(ei.Symbols))
 	for _, s := range ei.Symbols {
+		if s.Symbol == "" || s.BaseAsset == "" || s.QuoteAsset == "" {
+			return nil, fmt.Errorf("binance: exchangeInfo symbol %q lacks symbol, baseAsset or quoteAsset", s.Symbol)
+		}
 		in := md.Instrument{Venue: Venue, Native: s.Symbol, Kind: md.Spot, Base: s.BaseAsset,
 			Quote: s.QuoteAsset, Status: md.Listed, ValidFrom: validFrom}
 		if s.Status != "TRADING" {

@@ -177,6 +177,19 @@ func TestParseErrors(t *testing.T) {
 		{"REST meme qty fractional", rest(pepeHist, `[{"id":1,"price":"0.00001234","qty":"1.5","time":1}]`), md.ErrPrecision, "REST trade qty"},
 		{"REST unknown symbol", rest("200 /api/v3/trades?symbol=DOGEUSDT&limit=1", `[]`), nil, "unknown symbol"},
 		{"REST without symbol", rest("200 /api/v3/trades?limit=1", `[]`), nil, "unknown symbol"},
+		{"depth without ids", frame(`{"e":"depthUpdate","E":1,"s":"BTCUSDT","b":[],"a":[]}`), nil, "without U/u"},
+		{"depth unknown symbol", frame(`{"e":"depthUpdate","E":1,"s":"DOGEUSDT","U":1,"u":2,"b":[],"a":[]}`), nil, "unknown symbol"},
+		{"depth level not a pair", frame(`{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[["1.00"]],"a":[]}`), nil, "pair"},
+		{"depth level numbers", frame(`{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[[1.5,2]],"a":[]}`), nil, "not strings"},
+		{"depth price beyond tick", frame(`{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":[],"a":[["1.001","1"]]}`), md.ErrPrecision, "depth ask price"},
+		{"depth levels not an array", frame(`{"e":"depthUpdate","E":1,"s":"BTCUSDT","U":1,"u":2,"b":{"1.00":"1"},"a":[]}`), nil, "depth bid levels"},
+		{"bookTicker unknown symbol", frame(`{"u":1,"s":"DOGEUSDT","b":"0.1","B":"1","a":"0.2","A":"1"}`), nil, "unknown symbol"},
+		{"bookTicker bid beyond tick", frame(`{"u":1,"s":"BTCUSDT","b":"1.001","B":"1","a":"1.01","A":"1"}`), md.ErrPrecision, "bookTicker bid"},
+		{"bookTicker empty ask qty", frame(`{"u":1,"s":"BTCUSDT","b":"1.00","B":"1","a":"1.01","A":""}`), md.ErrSyntax, "bookTicker ask qty"},
+		{"REST depth without lastUpdateId", rest("200 /api/v3/depth?symbol=BTCUSDT&limit=5", `{"bids":[],"asks":[]}`), nil, "lastUpdateId"},
+		{"REST depth not JSON", rest("200 /api/v3/depth?symbol=BTCUSDT&limit=5", `<html>`), nil, "invalid JSON"},
+		{"REST depth unknown symbol", rest("200 /api/v3/depth?symbol=DOGEUSDT&limit=5", `{"lastUpdateId":1,"bids":[],"asks":[]}`), nil, "unknown symbol"},
+		{"REST depth qty beyond step", rest("200 /api/v3/depth?symbol=BTCUSDT&limit=5", `{"lastUpdateId":1,"bids":[["1.00","0.000001"]],"asks":[]}`), md.ErrPrecision, "snapshot bid qty"},
 		{"exchangeInfo not JSON", rest("200 /api/v3/exchangeInfo", `{"symbols":`), nil, "exchangeInfo"},
 		{"exchangeInfo without LOT_SIZE", rest("200 /api/v3/exchangeInfo",
 			`{"symbols":[{"symbol":"XUSDT","status":"TRADING","baseAsset":"X","quoteAsset":"USDT","filters":[{"filterType":"PRICE_FILTER","tickSize":"0.01"}]}]}`),
@@ -224,7 +237,8 @@ func TestParseIgnores(t *testing.T) {
 		{"subscribe reply", md.RawRecord{Type: md.RawFrame, Dir: md.DirIn, Frame: []byte(`{"result":null,"id":1}`)}},
 		{"error reply", md.RawRecord{Type: md.RawFrame, Dir: md.DirIn, Frame: []byte(`{"error":{"code":2,"msg":"Invalid request"},"id":2}`)}},
 		{"server shutdown", md.RawRecord{Type: md.RawFrame, Dir: md.DirIn, Frame: []byte(`{"e":"serverShutdown","E":1}`)}},
-		{"other event", md.RawRecord{Type: md.RawFrame, Dir: md.DirIn, Frame: []byte(`{"stream":"btcusdt@depth","data":{"e":"depthUpdate","s":"BTCUSDT"}}`)}},
+		{"other event", md.RawRecord{Type: md.RawFrame, Dir: md.DirIn, Frame: []byte(`{"stream":"btcusdt@kline_1m","data":{"e":"kline","s":"BTCUSDT"}}`)}},
+		{"REST depth error", md.RawRecord{Type: md.RawREST, Dir: md.DirIn, Meta: []byte("400 /api/v3/depth?symbol=NOPE"), Frame: []byte(`{"code":-1121}`)}},
 		{"connect marker", md.RawRecord{Type: md.RawConnect, Meta: []byte("url=ws://x")}},
 		{"disconnect marker", md.RawRecord{Type: md.RawDisconnect, Meta: []byte("reason=eof")}},
 		{"subscribe marker", md.RawRecord{Type: md.RawSubscribe, Meta: []byte("symbols=BTCUSDT")}},
@@ -241,7 +255,7 @@ func TestParseIgnores(t *testing.T) {
 			if err := parseSafe(t, p, &rec, &out); err != nil {
 				t.Fatalf("error %v", err)
 			}
-			if len(out.Trades)+len(out.Instruments) != 0 {
+			if len(out.Trades)+len(out.Instruments)+len(out.BBOs)+len(out.Books) != 0 {
 				t.Fatalf("events from a record without market data: %+v", out)
 			}
 		})
@@ -325,6 +339,100 @@ func TestParseTradeAllocs(t *testing.T) {
 		})
 		if allocs != 0 {
 			t.Errorf("Parse(%s) allocates %.1f times per frame, want 0", frame, allocs)
+		}
+	}
+}
+
+// TestExchangeInfoRejectsNamelessSymbol (found by FuzzParse): a symbol entry without a name
+// or assets is malformed. Accepted, it becomes an instrument "" -> "-" that a trade frame
+// lacking "s" then resolves to.
+func TestExchangeInfoRejectsNamelessSymbol(t *testing.T) {
+	var accepted []string
+	for _, body := range []string{
+		`{"symbols":[{"filters":[{"filterType":"PRICE_FILTER","tickSize":"0.01"},{"filterType":"LOT_SIZE","stepSize":"1"}]}]}`,
+		`{"symbols":[{"symbol":"XUSDT","status":"TRADING","quoteAsset":"USDT","filters":[{"filterType":"PRICE_FILTER","tickSize":"0.01"},{"filterType":"LOT_SIZE","stepSize":"1"}]}]}`,
+	} {
+		if insts, err := ParseExchangeInfo([]byte(body), 1); err == nil {
+			for _, in := range insts {
+				accepted = append(accepted, fmt.Sprintf("native %q symbol %q", in.Native, in.Symbol))
+			}
+		}
+	}
+	if len(accepted) > 0 {
+		t.Fatalf("ParseExchangeInfo accepts symbols without symbol/baseAsset/quoteAsset (%v); it should return "+
+			"an error like it does for missing filters", accepted)
+	}
+}
+
+// TestParseDepthIDsValidated: a depthUpdate whose U or u is not a number is malformed. Read
+// as 0, U=0 would pass ContinueBook's bridge test (U <= last+1) for any book.
+func TestParseDepthIDsValidated(t *testing.T) {
+	p := loadedParser(t)
+	var bad []string
+	for _, ids := range []string{`"U":"x","u":105`, `"U":1,"u":"105"`, `"U":-1,"u":105`, `"U":1.5,"u":105`} {
+		rec := md.RawRecord{Type: md.RawFrame, Dir: md.DirIn, Epoch: 1, Seq: 1, RecvTime: 1,
+			Frame: []byte(`{"e":"depthUpdate","E":1,"s":"BTCUSDT",` + ids + `,"b":[],"a":[]}`)}
+		var out collectors.Output
+		if err := parseSafe(t, p, &rec, &out); err == nil {
+			bad = append(bad, fmt.Sprintf("%s -> ids %d..%d", ids, out.Books[0].FirstID, out.Books[0].LastID))
+		}
+	}
+	if len(bad) > 0 {
+		t.Fatalf("Parser.depth accepts non-numeric update ids as 0 (%v); parser.go depth() should read U and u "+
+			"with Value.Uint64 and return its error, like trade ids", bad)
+	}
+}
+
+// TestParseBookAllocs: depth frames and bookTicker frames parse into a reused Output without
+// allocating either (NextBook reuses level buffers).
+func TestParseBookAllocs(t *testing.T) {
+	p := loadedParser(t)
+	for _, frame := range []string{
+		`{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1795309428755,"s":"BTCUSDT","U":7530577512,"u":7530577528,` +
+			`"b":[["66941.89000000","0.01804000"],["66941.88000000","0.01959000"],["66941.87000000","0.00000000"]],` +
+			`"a":[["66941.90000000","0.02000000"],["66941.95000000","0.00000000"]]}}`,
+		`{"stream":"pepeusdt@bookTicker","data":{"u":5874513140,"s":"PEPEUSDT","b":"0.00001284","B":"46161998798.00","a":"0.00001285","A":"245798792273.00"}}`,
+	} {
+		rec := md.RawRecord{Type: md.RawFrame, Dir: md.DirIn, Venue: Venue, Conn: "trade-0", Epoch: 1, Seq: 1, RecvTime: 1, Frame: []byte(frame)}
+		var out collectors.Output
+		for range 10 {
+			out.Reset()
+			if err := p.Parse(&rec, &out); err != nil || len(out.Books)+len(out.BBOs) != 1 {
+				t.Fatalf("warm-up: %v", err)
+			}
+		}
+		allocs := testing.AllocsPerRun(1000, func() {
+			out.Reset()
+			_ = p.Parse(&rec, &out)
+		})
+		if allocs != 0 {
+			t.Errorf("Parse(%s) allocates %.1f times per frame, want 0", frame, allocs)
+		}
+	}
+	rest := md.RawRecord{Type: md.RawREST, Dir: md.DirIn, Epoch: 1, Seq: 2, RecvTime: 2, Meta: []byte("200 /api/v3/depth?symbol=BTCUSDT&limit=5"),
+		Frame: []byte(`{"lastUpdateId":7530578120,"bids":[["66954.94000000","0.01679000"]],"asks":[["66954.95000000","0.02509000"]]}`)}
+	var out collectors.Output
+	if err := p.Parse(&rest, &out); err != nil || len(out.Books) != 1 || !out.Books[0].Snapshot || out.Books[0].Depth != 5 ||
+		out.Books[0].FirstID != 7530578120 || out.Books[0].LastID != 7530578120 {
+		t.Fatalf("REST depth: %v %+v", err, out.Books)
+	}
+}
+
+func TestContinueBook(t *testing.T) {
+	p := NewParser()
+	for _, tc := range []struct {
+		last, first, lastID uint64
+		want                collectors.BookVerdict
+	}{
+		{100, 90, 100, collectors.BookSkip},   // u <= last: already in the snapshot
+		{100, 95, 99, collectors.BookSkip},    //
+		{100, 95, 105, collectors.BookApply},  // first after the snapshot: U <= last+1 <= u
+		{100, 101, 101, collectors.BookApply}, // continuing: U == last+1
+		{100, 102, 110, collectors.BookGap},   // an update is missing
+	} {
+		m := collectors.BookMsg{FirstID: tc.first, LastID: tc.lastID}
+		if got := p.ContinueBook(tc.last, &m); got != tc.want {
+			t.Errorf("ContinueBook(last=%d, U=%d u=%d) = %d, want %d", tc.last, tc.first, tc.lastID, got, tc.want)
 		}
 	}
 }

@@ -203,9 +203,13 @@ func startCollector(t *testing.T, cc collectorConfig) *collector {
 	if cc.symbols == nil {
 		cc.symbols = []string{"BTCUSDT", "PEPEUSDT"}
 	}
-	opts := map[string]string{"idle_after": "150ms", "tail_every": "150ms"}
+	// Trades only unless a test asks for more (an empty value removes an option: default).
+	opts := map[string]string{"idle_after": "150ms", "tail_every": "150ms", "channels": "trade"}
 	for k, v := range cc.options {
 		opts[k] = v
+		if v == "" {
+			delete(opts, k)
+		}
 	}
 	log := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
@@ -485,14 +489,29 @@ func readEpochFile(t *testing.T, path string) uint64 {
 	return n
 }
 
-// TestSessionSubscribesAndRecords runs the engine against the simulator and checks the raw
-// stream of one connection: markers, exchangeInfo, the SUBSCRIBE request and its reply, and
-// trade frames, with contiguous sequence numbers.
+// TestSessionSubscribesAndRecords runs the engine with the default channels against the
+// simulator and checks the raw stream of one connection: markers, exchangeInfo, the SUBSCRIBE
+// request and its reply, trade, depth and bookTicker frames, and a depth snapshot fetched after
+// the first diff event, with contiguous sequence numbers.
 func TestSessionSubscribesAndRecords(t *testing.T) {
 	t.Parallel()
 	sim, _ := startSim(t, binancesim.Config{Seed: 1, Symbols: 3, TradeRate: 150})
-	c := startCollector(t, collectorConfig{addr: sim.Addr(), symbols: []string{"pepeusdt", "BTCUSDT"}})
-	waitUntil(t, 10*time.Second, "30 trade frames", func() bool { return countTradeFrames(c.w.records()) >= 30 })
+	c := startCollector(t, collectorConfig{addr: sim.Addr(), symbols: []string{"pepeusdt", "BTCUSDT"},
+		options: map[string]string{"channels": ""}})
+	snapshots := func() map[string]bool {
+		got := map[string]bool{}
+		for _, r := range c.w.records() {
+			if r.Type == md.RawREST && strings.HasPrefix(string(r.Meta), "200 /api/v3/depth?") {
+				_, q, _ := strings.Cut(string(r.Meta), "?")
+				got[string(queryParam([]byte(q), "symbol"))] = true
+			}
+		}
+		return got
+	}
+	waitUntil(t, 10*time.Second, "30 trade frames and depth snapshots", func() bool {
+		snaps := snapshots()
+		return countTradeFrames(c.w.records()) >= 30 && snaps["BTCUSDT"] && snaps["PEPEUSDT"]
+	})
 	c.stop(t)
 
 	recs := c.w.records()
@@ -517,8 +536,9 @@ func TestSessionSubscribesAndRecords(t *testing.T) {
 	}
 
 	subAt, replyAt := -1, -1
+	firstDepth := map[string]int{}
 	var lastRecv int64
-	symbols := map[string]int{}
+	streams := map[string]int{}
 	for i, r := range recs {
 		switch {
 		case r.Type == md.RawFrame && r.Dir == md.DirOut:
@@ -530,7 +550,9 @@ func TestSessionSubscribesAndRecords(t *testing.T) {
 			if err := json.Unmarshal(r.Frame, &req); err != nil {
 				t.Fatalf("outbound frame %q: %v", r.Frame, err)
 			}
-			if req.Method != "SUBSCRIBE" || !slices.Equal(req.Params, []string{"btcusdt@trade", "pepeusdt@trade"}) || req.ID != 1 || subAt >= 0 {
+			want := []string{"btcusdt@trade", "btcusdt@depth@100ms", "btcusdt@bookTicker",
+				"pepeusdt@trade", "pepeusdt@depth@100ms", "pepeusdt@bookTicker"}
+			if req.Method != "SUBSCRIBE" || !slices.Equal(req.Params, want) || req.ID != 1 || subAt >= 0 {
 				t.Errorf("outbound frame %s", r.Frame)
 			}
 			subAt = i
@@ -552,17 +574,34 @@ func TestSessionSubscribesAndRecords(t *testing.T) {
 			if err := json.Unmarshal(r.Frame, &f); err != nil {
 				t.Fatalf("inbound frame %q: %v", r.Frame, err)
 			}
-			if f.Stream != strings.ToLower(f.Data.S)+"@trade" {
+			sym, kind, _ := strings.Cut(f.Stream, "@")
+			if sym != strings.ToLower(f.Data.S) || (kind != "trade" && kind != "depth@100ms" && kind != "bookTicker") {
 				t.Errorf("unexpected inbound frame %s", r.Frame)
 			}
-			symbols[f.Data.S]++
+			streams[f.Stream]++
+			if _, ok := firstDepth[f.Data.S]; !ok && kind == "depth@100ms" {
+				firstDepth[f.Data.S] = i
+			}
+		case r.Type == md.RawREST && strings.HasPrefix(string(r.Meta), "200 /api/v3/depth?"):
+			_, q, _ := strings.Cut(string(r.Meta), "?")
+			sym := string(queryParam([]byte(q), "symbol"))
+			if at, ok := firstDepth[sym]; !ok || at > i {
+				t.Errorf("%s snapshot fetched before its first diff event (it could not bridge the buffered events)", sym)
+			}
+			if !strings.HasSuffix(string(r.Meta), "&limit=1000") {
+				t.Errorf("snapshot request %q, want the default limit 1000", r.Meta)
+			}
+		case r.Type == md.RawResync:
+			t.Errorf("resync marker %q on a fault-free connection", r.Meta)
 		}
 	}
 	if subAt < 0 || replyAt < subAt {
 		t.Errorf("SUBSCRIBE at record %d, reply at %d", subAt, replyAt)
 	}
-	if len(symbols) != 2 || symbols["BTCUSDT"] == 0 || symbols["PEPEUSDT"] == 0 {
-		t.Errorf("trade frames by symbol %v, want BTCUSDT and PEPEUSDT only", symbols)
+	for _, st := range []string{"btcusdt@trade", "pepeusdt@trade", "btcusdt@depth@100ms", "pepeusdt@depth@100ms", "btcusdt@bookTicker", "pepeusdt@bookTicker"} {
+		if streams[st] == 0 {
+			t.Errorf("no %s frame recorded (got %v)", st, streams)
+		}
 	}
 	if got := c.counter(t, "tickflow_collector_connects_total", nil); got != 1 {
 		t.Errorf("connects %v, want 1", got)
@@ -625,17 +664,21 @@ func TestSessionBackfillsLostFrames(t *testing.T) {
 // outages are backfilled.
 func TestSessionReconnectsWithNewEpoch(t *testing.T) {
 	t.Parallel()
-	sim, tl := startSim(t, binancesim.Config{Seed: 3, Symbols: 3, TradeRate: 150,
+	sim, tl := startSim(t, binancesim.Config{Seed: 3, Symbols: 3, TradeRate: 400,
 		Faults: binancesim.Faults{DisconnectEvery: 400 * time.Millisecond, CleanCloseRatio: 0.5}})
-	c := startCollector(t, collectorConfig{addr: sim.Addr()})
-	waitUntil(t, 15*time.Second, "three connections", func() bool {
+	// Symbols are not idle across a reconnect, so the tail check does not cover the outages:
+	// the backfill after each reconnect does.
+	c := startCollector(t, collectorConfig{addr: sim.Addr(), options: map[string]string{"idle_after": "1s", "tail_every": "1s"}})
+	// Long enough that the final tail check (the last 100 trades) cannot cover the outages.
+	waitUntil(t, 15*time.Second, "four connections", func() bool {
+		recs := c.w.records()
 		n := 0
-		for _, r := range c.w.records() {
+		for _, r := range recs {
 			if r.Type == md.RawConnect {
 				n++
 			}
 		}
-		return n >= 3 && sim.Stats().Disconnects >= 2
+		return n >= 4 && sim.Stats().Disconnects >= 3 && countTradeFrames(recs) >= 800
 	})
 	sim.StopTrading()
 	truth := tl.truth(t)
@@ -673,16 +716,21 @@ func TestSessionResumesFromStateFile(t *testing.T) {
 	dir := t.TempDir()
 	statePath := filepath.Join(dir, "binance-trade-0.json")
 	c1 := startCollector(t, collectorConfig{addr: sim.Addr(), stateDir: dir})
-	var st slotState
-	waitUntil(t, 10*time.Second, "the state file", func() bool {
+	readState := func() (slotState, bool) {
+		var st slotState
 		b, err := os.ReadFile(statePath)
-		if err != nil {
-			return false
-		}
-		st = slotState{}
-		return json.Unmarshal(b, &st) == nil && st.LastTradeIDs["BTCUSDT"] > 0 && st.LastTradeIDs["PEPEUSDT"] > 0
+		return st, err == nil && json.Unmarshal(b, &st) == nil && st.LastTradeIDs["BTCUSDT"] > 0 && st.LastTradeIDs["PEPEUSDT"] > 0
+	}
+	var first slotState
+	waitUntil(t, 10*time.Second, "the state file", func() (ok bool) { first, ok = readState(); return ok })
+	// The state advances as records are acknowledged (the first write may be the session's
+	// baseline, taken before anything was recorded).
+	waitUntil(t, 10*time.Second, "the state file to advance", func() bool {
+		st, ok := readState()
+		return ok && st.LastTradeIDs["BTCUSDT"] > first.LastTradeIDs["BTCUSDT"] && st.LastTradeIDs["PEPEUSDT"] > first.LastTradeIDs["PEPEUSDT"]
 	})
 	c1.stop(t)
+	var st slotState
 	b, err := os.ReadFile(statePath)
 	if err != nil {
 		t.Fatal(err)
@@ -711,7 +759,7 @@ func TestSessionResumesFromStateFile(t *testing.T) {
 	}
 	epoch1 := readEpochFile(t, c1.epochs)
 
-	time.Sleep(1500 * time.Millisecond) // trades the next collector must backfill
+	time.Sleep(2 * time.Second) // trades the next collector must backfill (more than the 100 of a tail check)
 
 	c2 := startCollector(t, collectorConfig{addr: sim.Addr(), stateDir: dir})
 	wantFrom := "200 /api/v3/historicalTrades?symbol=BTCUSDT&fromId=" + strconv.FormatUint(st.LastTradeIDs["BTCUSDT"]+1, 10) + "&"
@@ -829,11 +877,14 @@ func TestEngineRawWriterFull(t *testing.T) {
 
 // TestSessionUnackedClose: when Kafka fails to store records of a connection, the session
 // re-backfills what it captured after the last durable id. A session that has no durable id
-// yet (no state file) must re-backfill from the first id it captured, never from id 1 (on
-// Binance that is the symbol's whole history: billions of trades).
+// from a state file (first start, or none kept) re-backfills from its baseline or the first id
+// it captured, never from id 1 (on Binance that is the symbol's whole history).
 func TestSessionUnackedClose(t *testing.T) {
 	t.Parallel()
 	sim, _ := startSim(t, binancesim.Config{Seed: 10, Symbols: 2, TradeRate: 100})
+	// The venue has traded before the collector's first start, so the session's baseline
+	// (the newest trade at its first subscription) is a real id.
+	waitUntil(t, 5*time.Second, "trades at the venue", func() bool { return sim.Stats().Trades >= 50 })
 	c := startCollector(t, collectorConfig{addr: sim.Addr(), noState: true})
 	waitUntil(t, 10*time.Second, "trade frames", func() bool { return countTradeFrames(c.w.records()) >= 10 })
 	c.w.setNack(true)
@@ -874,9 +925,8 @@ func TestSessionUnackedClose(t *testing.T) {
 			t.Fatalf("request %q: %v", r.Meta, err)
 		}
 		if lo, ok := lowest[sym]; ok && from < lo {
-			t.Skipf("bug: after an unacknowledged close the session re-backfills %s from id %d, below the first id it "+
-				"captured (%d): Session.OnClose queues [ackedSafe+1, last] with ackedSafe 0 when nothing was persisted yet "+
-				"(request %q)", sym, from, lo, r.Meta)
+			t.Errorf("after an unacknowledged close the session re-backfills %s from id %d, below the first id it "+
+				"captured (%d) (request %q)", sym, from, lo, r.Meta)
 		}
 	}
 	if req.Epoch == 0 {
@@ -944,6 +994,14 @@ func TestSessionOptions(t *testing.T) {
 		{map[string]string{"idle_after": "250ms", "tail_every": "2s"}, true},
 		{map[string]string{"idle_after": "3"}, false},
 		{map[string]string{"tail_every": "soon"}, false},
+		{map[string]string{"channels": "trade"}, true},
+		{map[string]string{"channels": "trade, depth,bookTicker"}, true},
+		{map[string]string{"channels": "trade,ticker"}, false},
+		{map[string]string{"depth_limit": "100"}, true},
+		{map[string]string{"depth_limit": "1"}, false},
+		{map[string]string{"depth_limit": "lots"}, false},
+		{map[string]string{"resnapshot_every": "0"}, true},
+		{map[string]string{"resnapshot_every": "hourly"}, false},
 	} {
 		s, err := NewSession(collectors.SessionEnv{Options: tc.opts})
 		if (err == nil) != tc.ok {

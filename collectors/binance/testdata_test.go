@@ -148,6 +148,16 @@ func formatRecord(b *strings.Builder, line int, rec *md.RawRecord, out *collecto
 		b.WriteString(formatTrade(&out.Trades[i]))
 		b.WriteByte('\n')
 	}
+	for i := range out.BBOs {
+		b.WriteString("\t")
+		b.WriteString(formatBBO(&out.BBOs[i]))
+		b.WriteByte('\n')
+	}
+	for i := range out.Books {
+		b.WriteString("\t")
+		b.WriteString(formatBook(&out.Books[i]))
+		b.WriteByte('\n')
+	}
 }
 
 func dirName(d md.Direction) string {
@@ -173,6 +183,32 @@ func formatTrade(t *md.Trade) string {
 	return fmt.Sprintf("trade %s %s id=%s price=%s qty=%s side=%s source=%s exch=%d send=%d recv=%d prov=%d/%d/%d pv=%d",
 		t.Venue, t.Symbol, t.ID.String(), t.Price, t.Qty, t.Side, t.Source, t.ExchTime, t.SendTime, t.RecvTime,
 		t.Prov.Epoch, t.Prov.Seq, t.Prov.Index, t.ParserVersion)
+}
+
+func formatHeader(h *md.Header) string {
+	return fmt.Sprintf("source=%s exch=%d send=%d recv=%d prov=%d/%d/%d", h.Source, h.ExchTime, h.SendTime, h.RecvTime,
+		h.Prov.Epoch, h.Prov.Seq, h.Prov.Index)
+}
+
+func formatBBO(q *md.BBO) string {
+	return fmt.Sprintf("bbo %s %s u=%d bid=%s@%s ask=%s@%s %s", q.Venue, q.Symbol, q.UpdateID, q.BidQty, q.BidPrice,
+		q.AskQty, q.AskPrice, formatHeader(&q.Header))
+}
+
+func formatBook(m *collectors.BookMsg) string {
+	levels := func(ls []md.Level) string {
+		parts := make([]string, len(ls))
+		for i, l := range ls {
+			parts[i] = l.Qty.String() + "@" + l.Price.String()
+		}
+		return "[" + strings.Join(parts, " ") + "]"
+	}
+	kind := "delta"
+	if m.Snapshot {
+		kind = "snapshot"
+	}
+	return fmt.Sprintf("book %s %s %s ids=%d..%d prev=%d depth=%d bids=%s asks=%s %s", m.Venue, m.Symbol, kind,
+		m.FirstID, m.LastID, m.PrevID, m.Depth, levels(m.Bids), levels(m.Asks), formatHeader(&m.Header))
 }
 
 // exchangeInfoRecord returns the exchangeInfo record of testdata/stream.jsonl (BTCUSDT and
