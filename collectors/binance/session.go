@@ -24,6 +24,7 @@ const (
 	subscribeChunk       = 100
 	weightExchangeInfo   = 20
 	weightTrades         = 25 // GET /api/v3/trades and /api/v3/historicalTrades
+	weightTicker24hAll   = 80 // GET /api/v3/ticker/24hr without a symbol
 	defaultWeightPerMin  = 4800
 	defaultIdleAfter     = 3 * time.Second
 	defaultDepthLimit    = 1000
@@ -242,32 +243,56 @@ func (s *Session) Subscribe(ctx context.Context, c *collectors.Conn) error {
 }
 
 // baseline gives every symbol without a known last id (first start) one, from the venue's
-// newest trade, and persists it before anything of that symbol is recorded: a collector
-// killed at any later moment backfills from there, so capture is complete from its first
-// start on. The response is recorded after the state is durable.
+// newest trade ids, and persists them before anything of those symbols is recorded: a
+// collector killed at any later moment backfills from there, so capture is complete from its
+// first start on. One GET /api/v3/ticker/24hr (weight 80) answers for every symbol (its
+// lastId); if the venue refuses it, GET /api/v3/trades?limit=1 per symbol (weight 25 each)
+// does. Responses are recorded after the state is durable.
 func (s *Session) baseline(ctx context.Context, c *collectors.Conn) error {
-	var p fastjson.Parser
-	fresh := false
+	var need []string
+	s.mu.Lock()
 	for _, sym := range c.Slot.Symbols {
-		s.mu.Lock()
-		tr := s.tracks[sym]
-		need := tr != nil && tr.last == 0
-		s.mu.Unlock()
-		if !need {
-			continue
+		if tr := s.tracks[sym]; tr != nil && tr.last == 0 {
+			need = append(need, sym)
 		}
+	}
+	s.mu.Unlock()
+	if len(need) == 0 {
+		return nil
+	}
+	var p fastjson.Parser
+	set := func(sym string, last uint64) {
+		s.mu.Lock()
+		if tr := s.tracks[sym]; tr != nil && tr.last == 0 && last > 0 {
+			tr.last, tr.ackedSafe = last, last
+		}
+		s.mu.Unlock()
+	}
+	if resp, err := c.GetUnrecorded(ctx, "/api/v3/ticker/24hr", weightTicker24hAll); err == nil {
+		v, perr := p.ParseBytes(resp.Body)
+		if perr == nil {
+			arr, _ := v.Array()
+			for _, o := range arr {
+				if id := o.GetInt64("lastId"); id > 0 {
+					set(string(o.GetStringBytes("symbol")), uint64(id))
+				}
+			}
+		}
+		if err := s.persist(c.Slot); err != nil {
+			return err
+		}
+		c.Log().Info("first start: capture baselined at the venue's newest trade ids", "symbols", len(need))
+		return c.RecordREST(resp)
+	} else if ctx.Err() != nil {
+		return err
+	}
+	for _, sym := range need {
 		resp, err := c.GetUnrecorded(ctx, "/api/v3/trades?symbol="+sym+"&limit=1", weightTrades)
 		if err != nil {
 			return fmt.Errorf("binance: baseline of %s: %w", sym, err)
 		}
-		_, hi, n := tradeIDRange(&p, resp.Body, "id")
-		if n > 0 {
-			s.mu.Lock()
-			if tr.last == 0 {
-				tr.last, tr.ackedSafe = hi, hi
-				fresh = true
-			}
-			s.mu.Unlock()
+		if _, hi, n := tradeIDRange(&p, resp.Body, "id"); n > 0 {
+			set(sym, hi)
 			if err := s.persist(c.Slot); err != nil {
 				return err
 			}
@@ -276,9 +301,7 @@ func (s *Session) baseline(ctx context.Context, c *collectors.Conn) error {
 			return err
 		}
 	}
-	if fresh {
-		c.Log().Info("first start: capture baselined at the venue's newest trade ids")
-	}
+	c.Log().Info("first start: capture baselined at the venue's newest trade ids", "symbols", len(need))
 	return nil
 }
 
