@@ -19,7 +19,6 @@ const (
 	DefaultWriteAttempts    = 5
 	DefaultRetryBackoff     = 250 * time.Millisecond
 	DefaultMaxRetryBackoff  = 10 * time.Second
-	defaultPollMax          = 4096
 	maxReasonLogged         = 64 // distinct decode-error reasons logged at most
 	decodeErrorDetailMaxLen = 200
 )

@@ -10,11 +10,11 @@ import (
 
 // Defaults of [Config]; the zero value of a field means its default.
 const (
-	DefaultMemoryLimit    = "2GB"
-	DefaultQueryTimeout   = 30 * time.Second
-	DefaultQueryMaxRows   = 100000
-	DefaultQueryConns     = 4
-	defaultRollbackTimout = 10 * time.Second
+	DefaultMemoryLimit     = "2GB"
+	DefaultQueryTimeout    = 30 * time.Second
+	DefaultQueryMaxRows    = 100000
+	DefaultQueryConns      = 4
+	defaultRollbackTimeout = 10 * time.Second
 )
 
 // Config configures a [Store]. Only Path is required.

@@ -25,7 +25,8 @@ import (
 //     so even a statement that slipped through could not reach other files or change a
 //     setting, and memory_limit bounds its memory.
 //
-// Refusals wrap ErrQueryRefused and say why. args bind to ? or $n placeholders.
+// Refusals wrap ErrQueryRefused and say why; a timeout wraps context.DeadlineExceeded.
+// args bind to ? or $n placeholders.
 // Query is safe for concurrent use (up to Config.QueryConns at once).
 func (s *Store) Query(ctx context.Context, query string, args ...any) (*Rows, error) {
 	s.mu.Lock()
@@ -46,8 +47,11 @@ func (s *Store) Query(ctx context.Context, query string, args ...any) (*Rows, er
 	}
 	defer conn.Close()
 	rows, err := s.queryConn(ctx, conn, q, first, args)
-	if err != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		return nil, fmt.Errorf("duckdb: query: timed out after %v: %w", s.cfg.QueryTimeout, err)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) && !errors.Is(err, context.DeadlineExceeded) {
+		// Make the timeout recognizable (errors.Is(err, context.DeadlineExceeded)) even when
+		// DuckDB reports it as an interrupt.
+		return nil, fmt.Errorf("duckdb: query: timed out after %v: %w: %w", s.cfg.QueryTimeout,
+			context.DeadlineExceeded, err)
 	}
 	return rows, err
 }
@@ -59,7 +63,7 @@ func (s *Store) queryConn(ctx context.Context, conn *sql.Conn, q, first string,
 		return nil, fmt.Errorf("duckdb: query: begin: %w", err)
 	}
 	defer func() {
-		rctx, cancel := context.WithTimeout(context.Background(), defaultRollbackTimout)
+		rctx, cancel := context.WithTimeout(context.Background(), defaultRollbackTimeout)
 		defer cancel()
 		if _, rerr := conn.ExecContext(rctx, "ROLLBACK"); rerr != nil {
 			// Do not hand a connection in an unknown state back to the pool.

@@ -47,8 +47,6 @@ var tradeCols = []struct {
 	{"price_scale", duck.TYPE_UTINYINT},
 	{"qty_mant", duck.TYPE_BIGINT},
 	{"qty_scale", duck.TYPE_UTINYINT},
-	{"price", duck.TYPE_DOUBLE},
-	{"qty", duck.TYPE_DOUBLE},
 	{"side", duck.TYPE_UTINYINT},
 	{"exch_ns", duck.TYPE_BIGINT},
 	{"send_ns", duck.TYPE_BIGINT},
@@ -63,10 +61,10 @@ var tradeCols = []struct {
 // side and source arrive as md's numbers; values outside the enums (a newer md) are stored
 // as 'unknown' / 'live', matching md's String methods.
 const insertTradesSQL = `INSERT INTO trades (venue, symbol, trade_id_num, trade_id_text,
-    price_mant, price_scale, qty_mant, qty_scale, price, qty, side, exch_time, send_time,
+    price_mant, price_scale, qty_mant, qty_scale, side, exch_time, send_time,
     recv_time, clock_offset_ns, epoch, seq, idx, source, parser_version)
 SELECT k.venue, k.symbol, %s, %s,
-       a.price_mant, a.price_scale, a.qty_mant, a.qty_scale, a.price, a.qty,
+       a.price_mant, a.price_scale, a.qty_mant, a.qty_scale,
        CASE a.side WHEN 1 THEN 'buy' WHEN 2 THEN 'sell' ELSE 'unknown' END,
        make_timestamp_ns(NULLIF(a.exch_ns, 0)), make_timestamp_ns(NULLIF(a.send_ns, 0)),
        make_timestamp_ns(a.recv_ns), a.clock_offset_ns, a.epoch, a.seq, a.idx,
@@ -252,7 +250,7 @@ func (s *Store) writeTx(ctx context.Context, c *duck.Conn, b *sink.Batch) (err e
 		if err == nil {
 			return
 		}
-		rctx, cancel := context.WithTimeout(context.Background(), defaultRollbackTimout)
+		rctx, cancel := context.WithTimeout(context.Background(), defaultRollbackTimeout)
 		defer cancel()
 		rerr := s.exec(rctx, c, "ROLLBACK")
 		if rerr != nil && !(committing && strings.Contains(rerr.Error(), "no transaction")) {
@@ -360,7 +358,7 @@ func (s *Store) appendTrades(_ context.Context, c *duck.Conn, b *sink.Batch) (er
 			app, id = text, t.ID.Text()
 		}
 		if err := app.AppendRow(ad.key, id, t.Price.Mant, t.Price.Scale, t.Qty.Mant,
-			t.Qty.Scale, t.Price.Float64(), t.Qty.Float64(), uint8(t.Side), t.ExchTime,
+			t.Qty.Scale, uint8(t.Side), t.ExchTime,
 			t.SendTime, t.RecvTime, t.ClockOffset, t.Prov.Epoch, t.Prov.Seq, t.Prov.Index,
 			uint8(t.Source)); err != nil {
 			return err

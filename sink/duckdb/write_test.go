@@ -3,6 +3,7 @@ package duckdb
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"path/filepath"
 	"reflect"
 	"testing"
@@ -304,5 +305,28 @@ func TestReadOnlyStore(t *testing.T) {
 	}
 	if ro.SchemaVersion() != s.SchemaVersion() || ro.SchemaVersion() < 1 {
 		t.Fatalf("schema versions %d %d", ro.SchemaVersion(), s.SchemaVersion())
+	}
+}
+
+func TestFloatColumnsMatchDecimalFloat64(t *testing.T) {
+	s := openTest(t)
+	rng := rand.New(rand.NewPCG(1, 2))
+	var trades []md.Trade
+	for i := uint64(1); i <= 2000; i++ {
+		tr := mkTrade("binance", "BTC-USDT", i, i)
+		tr.Price = md.Decimal{Mant: rng.Int64N(1 << 62), Scale: uint8(rng.IntN(md.MaxScale + 1))}
+		tr.Qty = md.Decimal{Mant: -rng.Int64N(1 << 40), Scale: uint8(rng.IntN(md.MaxScale + 1))}
+		trades = append(trades, tr)
+	}
+	write(t, s, &sink.Batch{Trades: trades})
+	rows, err := s.Query(context.Background(), "SELECT price, qty FROM trades ORDER BY seq")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range rows.Values {
+		if r[0] != trades[i].Price.Float64() || r[1] != trades[i].Qty.Float64() {
+			t.Fatalf("trade %d: price %v qty %v, want %v %v", i, r[0], r[1],
+				trades[i].Price.Float64(), trades[i].Qty.Float64())
+		}
 	}
 }

@@ -15,8 +15,10 @@ CREATE TABLE trades (
     price_scale     UTINYINT     NOT NULL,
     qty_mant        BIGINT       NOT NULL,
     qty_scale       UTINYINT     NOT NULL,
-    price           DOUBLE       NOT NULL,
-    qty             DOUBLE       NOT NULL,
+    price           DOUBLE       GENERATED ALWAYS AS
+                        (price_mant / pow(10, price_scale)) VIRTUAL,
+    qty             DOUBLE       GENERATED ALWAYS AS
+                        (qty_mant / pow(10, qty_scale)) VIRTUAL,
     side            side_t       NOT NULL,
     exch_time       TIMESTAMP_NS,
     send_time       TIMESTAMP_NS,
@@ -92,11 +94,12 @@ CREATE TABLE offsets (
 );
 
 -- One row per (venue, symbol, trade_id): the newest parser_version; among rows of that
--- version (redundant captures) the earliest provenance.
+-- version (redundant captures) the earliest provenance. Partitioned by the stored id columns
+-- (exactly one of them is non-NULL), not the virtual trade_id text, which is far cheaper.
 CREATE VIEW trades_v AS
 SELECT * FROM trades
 QUALIFY row_number() OVER (
-    PARTITION BY venue, symbol, trade_id
+    PARTITION BY venue, symbol, trade_id_num, trade_id_text
     ORDER BY parser_version DESC, epoch, seq, idx) = 1;
 
 -- trades_v restricted to recv_time in [from_ts, to_ts): filters before deduplicating, so a
@@ -105,7 +108,7 @@ CREATE MACRO trades_range(from_ts, to_ts) AS TABLE
 SELECT * FROM trades
 WHERE recv_time >= CAST(from_ts AS TIMESTAMP_NS) AND recv_time < CAST(to_ts AS TIMESTAMP_NS)
 QUALIFY row_number() OVER (
-    PARTITION BY venue, symbol, trade_id
+    PARTITION BY venue, symbol, trade_id_num, trade_id_text
     ORDER BY parser_version DESC, epoch, seq, idx) = 1;
 
 -- One row per integrity event id (venue, symbol, provenance): the newest parser_version.

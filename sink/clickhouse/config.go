@@ -1,0 +1,187 @@
+package clickhouse
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"time"
+)
+
+// Defaults of [Config]; the zero value of a field means its default.
+const (
+	DefaultAddr          = "127.0.0.1:9000"
+	DefaultDatabase      = "tickflow"
+	DefaultUsername      = "default"
+	DefaultDialTimeout   = 10 * time.Second
+	DefaultInsertTimeout = 60 * time.Second
+	DefaultSettleTimeout = 60 * time.Second
+	// DefaultMaxInsertRows keeps every INSERT one block, under the server's
+	// max_insert_block_size (1,048,576 rows by default on every version), so that it is one
+	// part per partition: see the package doc.
+	DefaultMaxInsertRows = 1_000_000
+	maxInsertRowsLimit   = 1_048_576
+)
+
+// Dialect names a family of DDL. It is chosen by server version when a database is created
+// and recorded in schema_migrations; an existing database keeps its dialect.
+type Dialect string
+
+// Dialects.
+const (
+	// DialectAuto picks DialectModern on ClickHouse 23.8 and later, DialectLegacy before.
+	DialectAuto Dialect = ""
+	// DialectLegacy runs on ClickHouse 18.16 and later: Int64 nanosecond *_ns columns,
+	// String, no codecs, no TTL.
+	DialectLegacy Dialect = "legacy"
+	// DialectModern needs ClickHouse 23.8 or later: DateTime64(9, 'UTC') *_time columns,
+	// LowCardinality, codecs, TTL and a parameterized view.
+	DialectModern Dialect = "modern"
+)
+
+// Config configures a [Store]. The zero value connects to 127.0.0.1:9000 as "default" and
+// uses database "tickflow".
+type Config struct {
+	// Addr is the host:port of the server's native protocol. Default 127.0.0.1:9000.
+	Addr string
+	// Database holds the store's tables; created if missing. Default "tickflow".
+	Database string
+	// Username and Password authenticate the writer. Default user "default".
+	Username string
+	Password string
+	// Dialect forces a DDL dialect for a new database (DialectAuto: by server version). An
+	// existing database keeps the dialect it was created with.
+	Dialect Dialect
+	// DialTimeout bounds connecting. Default 10s.
+	DialTimeout time.Duration
+	// InsertTimeout bounds each INSERT and query of a Write. Default 60s.
+	InsertTimeout time.Duration
+	// MaxInsertRows cuts the rows of one table and partition into INSERTs of at most this
+	// many rows; at most 1,048,576 (the server's default max_insert_block_size). Default
+	// 1,000,000.
+	MaxInsertRows int
+	// SettleTimeout is how long Open and a Write after a failure wait for an interrupted
+	// INSERT of this database to finish on the server before deriving the watermarks.
+	// Default 60s.
+	SettleTimeout time.Duration
+	// Logger receives the store's logs. Default: discard.
+	Logger *slog.Logger
+
+	// dial, when set (tests), replaces the TCP dialer.
+	dial func(ctx context.Context, addr string) (net.Conn, error)
+}
+
+var dbNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Validate reports invalid settings.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+			errs = append(errs, fmt.Errorf("clickhouse: config: addr %q: %w (want host:port)", c.Addr, err))
+		}
+	}
+	if c.Database != "" && !dbNameRE.MatchString(c.Database) {
+		errs = append(errs, fmt.Errorf("clickhouse: config: database %q: want letters, digits and _", c.Database))
+	}
+	switch c.Dialect {
+	case DialectAuto, DialectLegacy, DialectModern:
+	default:
+		errs = append(errs, fmt.Errorf("clickhouse: config: dialect %q: want legacy, modern or empty", c.Dialect))
+	}
+	if c.DialTimeout < 0 || c.InsertTimeout < 0 || c.SettleTimeout < 0 {
+		errs = append(errs, errors.New("clickhouse: config: negative timeout"))
+	}
+	if c.MaxInsertRows < 0 || c.MaxInsertRows > maxInsertRowsLimit {
+		errs = append(errs, fmt.Errorf("clickhouse: config: max insert rows %d: want 1..%d",
+			c.MaxInsertRows, maxInsertRowsLimit))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) withDefaults() Config {
+	if c.Addr == "" {
+		c.Addr = DefaultAddr
+	}
+	if c.Database == "" {
+		c.Database = DefaultDatabase
+	}
+	if c.Username == "" {
+		c.Username = DefaultUsername
+	}
+	if c.DialTimeout == 0 {
+		c.DialTimeout = DefaultDialTimeout
+	}
+	if c.InsertTimeout == 0 {
+		c.InsertTimeout = DefaultInsertTimeout
+	}
+	if c.SettleTimeout == 0 {
+		c.SettleTimeout = DefaultSettleTimeout
+	}
+	if c.MaxInsertRows == 0 {
+		c.MaxInsertRows = DefaultMaxInsertRows
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// ParseDSN parses the --clickhouse-dsn form
+//
+//	clickhouse://[user[:password]@]host:port[/database][?dialect=legacy|modern&insert_timeout=60s&max_insert_rows=N]
+//
+// into a Config (fields it does not name keep their defaults).
+func ParseDSN(dsn string) (Config, error) {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return Config{}, fmt.Errorf("clickhouse: dsn: %w", err)
+	}
+	if u.Scheme != "clickhouse" && u.Scheme != "tcp" {
+		return Config{}, fmt.Errorf("clickhouse: dsn %q: scheme must be clickhouse://", u.Redacted())
+	}
+	c := Config{Addr: u.Host}
+	if u.User != nil {
+		c.Username = u.User.Username()
+		c.Password, _ = u.User.Password()
+	}
+	if len(u.Path) > 1 {
+		c.Database = u.Path[1:]
+	}
+	q := u.Query()
+	for k, vs := range q {
+		v := vs[len(vs)-1]
+		switch k {
+		case "dialect":
+			c.Dialect = Dialect(v)
+		case "database":
+			c.Database = v
+		case "dial_timeout", "insert_timeout", "settle_timeout":
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				return Config{}, fmt.Errorf("clickhouse: dsn: %s: %w", k, err)
+			}
+			switch k {
+			case "dial_timeout":
+				c.DialTimeout = d
+			case "insert_timeout":
+				c.InsertTimeout = d
+			default:
+				c.SettleTimeout = d
+			}
+		case "max_insert_rows":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return Config{}, fmt.Errorf("clickhouse: dsn: max_insert_rows: %w", err)
+			}
+			c.MaxInsertRows = n
+		default:
+			return Config{}, fmt.Errorf("clickhouse: dsn: unknown parameter %q", k)
+		}
+	}
+	return c, c.Validate()
+}

@@ -1,0 +1,88 @@
+// Package clickhouse is the scale-out store of tickflow: a [sink.Store] on a ClickHouse
+// database (github.com/ClickHouse/clickhouse-go/v2, native protocol) holding trades,
+// integrity events, coverage and consumed offsets, plus the tables of the event kinds the
+// sink does not write yet (book updates and snapshots, BBO, funding, open interest,
+// liquidations, instruments). SCHEMA.md documents every table, view and column.
+//
+// # What it owns
+//
+//   - The schema, created and changed only by numbered migrations embedded from
+//     migrations/<dialect>/*.sql, in one of two dialects chosen by server version when the
+//     database is created and recorded in schema_migrations: "modern" (ClickHouse 23.8+:
+//     DateTime64(9, 'UTC'), LowCardinality, codecs, TTL, a parameterized view) and "legacy"
+//     (18.16, the server Debian ships: Int64 nanosecond columns, no codecs). Both have the
+//     same tables, the same partitioning (PARTITION BY toYYYYMMDD of the receive time, UTC)
+//     and the same sorting key (venue, symbol, receive time, epoch, seq, idx: time plus
+//     provenance within an instrument). A database keeps its dialect when the server is
+//     upgraded.
+//   - The exactly-once write path ([Store.Write]) described below.
+//
+// # Exactly once without transactions (ADR 0007)
+//
+// ClickHouse has no multi-statement transactions, and 18.16 has no insert deduplication
+// tokens. What it does guarantee is that one INSERT of one block into a MergeTree table
+// creates its part(s) atomically, and one part per partition touched. The store therefore
+// writes every INSERT as one block (clickhouse-go sends a batch as one block) holding rows
+// of a single partition and at most Config.MaxInsertRows rows (below the server's
+// max_insert_block_size): each INSERT lands whole or not at all.
+//
+// A Write then runs, in order: one INSERT of coverage pieces, the INSERTs of integrity rows,
+// the INSERTs of trades, and one INSERT of the batch's offsets. Rows are cut into INSERTs by
+// partition day such that, for every watermark key, the rows of any INSERT follow in
+// provenance all of that key's rows in earlier INSERTs (planInserts). The watermark of a key
+// is not stored: it is derived from the rows, max((epoch, seq, idx)) per (venue, symbol,
+// kind, parser_version) (the watermarks view), when the store opens and again after any
+// failed Write. Events at or below it are skipped. The partial-failure cases:
+//
+//   - An INSERT fails before the server has the whole block (connection cut, timeout, server
+//     error): the server discards it. The Write returns an error; the rows of earlier
+//     INSERTs are stored, and for each key they are a prefix of its rows in the batch, so
+//     the re-derived watermark sits exactly at the end of what landed and a retry of the same
+//     batch stores exactly the rest.
+//   - An INSERT lands but its acknowledgement is lost: the same, with that INSERT in the
+//     prefix. Before deriving, the store waits (Config.SettleTimeout) until no INSERT of this
+//     database is running on the server (system.processes, by query id prefix
+//     "tickflow-sink/<database>/"), so an INSERT whose client vanished cannot commit after
+//     the watermarks were read.
+//   - The process dies anywhere: the next Open settles, derives the watermarks and returns
+//     the stored offsets; consumption resumes there and re-delivered events at or below the
+//     watermarks are skipped. Offsets are written after the rows they cover, so they never
+//     run ahead of the rows; offsets that lag only cause re-delivery of duplicates.
+//   - Offsets: the offsets table is a ReplacingMergeTree versioned by a counter the store
+//     increments per Write (derived as max(version) at open and after a failure); the stored
+//     offset of a partition is argMax(next_offset, version), which is right before and after
+//     background merges. One INSERT per Write, so a Write's offsets land together.
+//   - Coverage: pieces are written before the integrity rows they derive from, and applying
+//     an integrity event again to a coverage state that already holds its effect converges
+//     to the same pieces (coverage.go), so a retry after a partial Write leaves coverage
+//     right.
+//
+// What this is not: atomic visibility. Until a failed Write is retried, readers may see
+// some of its INSERTs (say the first day's trades) and not the rest; they never see a row
+// twice. One process writes a database at a time (DuckDB enforces that with its file lock;
+// the server does not: do not run two sinks on one database).
+//
+// # Concurrency
+//
+// [Store.Write] is serialized by a mutex; call it from one goroutine (the sink Runner).
+// [Store.Offsets] and [Store.Close] are safe from any goroutine. clickhouse-go keeps a small
+// connection pool (at most 4) with its own background goroutine, stopped by Close.
+//
+// # Blocking
+//
+// Write blocks for its INSERTs (tens of milliseconds for 10,000 rows, a few hundred for
+// 100,000 on a 2-core machine), each bounded by Config.InsertTimeout, and after a failure for
+// up to Config.SettleTimeout plus a scan of the tables' provenance columns (the derived
+// watermarks cost one GROUP BY over trades and integrity). Open costs the same scan.
+//
+// # Files
+//
+//	clickhouse.go  Store, Open, Offsets, Close
+//	config.go      Config, dialects, ParseDSN
+//	migrate.go     embedded migrations, server versions, dialect choice
+//	state.go       settling interrupted inserts, deriving watermarks and versions
+//	write.go       Write, planInserts, column encoding
+//	coverage.go    coverage pieces from integrity events
+//	errors.go      sentinel errors
+//	testdata/chdb_modern.py  the modern DDL checked on chdb (current ClickHouse engine)
+package clickhouse

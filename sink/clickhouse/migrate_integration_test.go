@@ -1,0 +1,87 @@
+//go:build integration
+
+package clickhouse
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestIntegrationMigrationsApplyAndReopen(t *testing.T) {
+	cfg := testConfig(t)
+	s := openCfg(t, cfg)
+	t.Logf("server %s, dialect %s", s.ServerVersion(), s.Dialect())
+	if s.SchemaVersion() != 1 {
+		t.Fatalf("schema version %d, want 1", s.SchemaVersion())
+	}
+	v, _ := parseServerVersion(s.ServerVersion())
+	want := DialectLegacy
+	if v.atLeast(modernMin) {
+		want = DialectModern
+	}
+	if s.Dialect() != want {
+		t.Fatalf("dialect %s on %s, want %s", s.Dialect(), s.ServerVersion(), want)
+	}
+	got := queryStrings(t, s.conn, `SELECT name FROM system.tables WHERE database = ? ORDER BY name`,
+		cfg.Database)
+	var names []string
+	for _, r := range got {
+		names = append(names, r[0])
+	}
+	for _, n := range []string{"bbo", "book_snapshots", "book_updates", "coverage", "coverage_gaps",
+		"coverage_v", "funding", "instruments", "instruments_v", "integrity", "integrity_v",
+		"liquidations", "offsets", "offsets_v", "open_interest", "schema_migrations", "trades",
+		"trades_v", "watermarks"} {
+		if !strings.Contains(","+strings.Join(names, ",")+",", ","+n+",") {
+			t.Errorf("table %s missing; have %v", n, names)
+		}
+	}
+	// Every table of the store is a MergeTree partitioned by day where it holds events.
+	for _, r := range queryStrings(t, s.conn, `SELECT name, partition_key FROM system.tables
+		WHERE database = ? AND engine = 'MergeTree'`, cfg.Database) {
+		if !strings.Contains(r[1], "toYYYYMMDD") {
+			t.Errorf("table %s partition key %q, want by day", r[0], r[1])
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Reopening applies nothing and keeps one record per migration.
+	s2 := openCfg(t, cfg)
+	if s2.SchemaVersion() != 1 || s2.Dialect() != want {
+		t.Fatalf("reopen: version %d dialect %s", s2.SchemaVersion(), s2.Dialect())
+	}
+	if n := queryInt(t, s2, "SELECT count() FROM schema_migrations FINAL"); n != 1 {
+		t.Fatalf("schema_migrations rows %d, want 1", n)
+	}
+
+	// A database created with the other dialect's checksum is refused.
+	if err := insertRow(context.Background(), s2.conn, `INSERT INTO schema_migrations
+		(version, name, dialect, checksum, applied_ns)`, uint32(2), "future", string(want), "x",
+		int64(0)); err != nil {
+		t.Fatal(err)
+	}
+	_ = s2.Close()
+	if _, err := Open(context.Background(), cfg); !errors.Is(err, ErrSchema) {
+		t.Fatalf("open with a newer schema: %v, want ErrSchema", err)
+	}
+}
+
+func TestIntegrationModernDialectRefusedOnOldServer(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Dialect = DialectModern
+	s, err := Open(context.Background(), cfg)
+	if err == nil {
+		defer s.Close()
+		if v, _ := parseServerVersion(s.ServerVersion()); !v.atLeast(modernMin) {
+			t.Fatalf("modern dialect accepted on %s", s.ServerVersion())
+		}
+		return
+	}
+	if !errors.Is(err, ErrSchema) {
+		t.Fatalf("open: %v, want ErrSchema", err)
+	}
+}
