@@ -6,7 +6,7 @@ FUZZ     ?= ./md:FuzzDecodeTrade ./md:FuzzDecodeIntegrity ./md:FuzzDecodeRaw ./m
             ./collectors/binance:FuzzParse ./stream:FuzzClientMessage
 FUZZTIME ?= 10s
 
-.PHONY: all fmt vet lint test test-integration kill-test-long bench fuzz-smoke run build
+.PHONY: all fmt vet lint test test-integration kill-test-long bench fuzz-smoke run build services-up services-down bench-clickhouse
 
 all: lint test
 
@@ -27,10 +27,23 @@ lint: vet
 test:
 	$(GO) test -race -shuffle=on -timeout 20m $(PKGS)
 
-# Integration tier: tests behind the `integration` build tag that start separate processes
-# (simulator, pipeline killed with SIGKILL and restarted, ...).
-test-integration:
+# Real servers of the integration tier on loopback (deploy/ci): ClickHouse 18.16 (apt),
+# Kafka 4.3.1 KRaft (Maven Central jars), chdb (PyPI). Idempotent.
+services-up:
+	bash deploy/ci/services.sh up
+services-down:
+	bash deploy/ci/services.sh down
+
+# Integration tier: tests behind the `integration` build tag against the real servers, and
+# the multi-process tests (simulator, pipeline killed with SIGKILL and restarted, ...).
+test-integration: services-up
+	TICKFLOW_CLICKHOUSE=127.0.0.1:19000 TICKFLOW_KAFKA=127.0.0.1:19092 \
+	  $(GO) test -race -tags integration -run 'Integration' -timeout 20m -v ./transport/ ./sink/clickhouse/
 	$(GO) test -race -tags integration -run 'Integration' -timeout 40m -v ./cmd/tickflow/
+
+bench-clickhouse: services-up
+	TICKFLOW_CLICKHOUSE=127.0.0.1:19000 $(GO) test -tags integration -run '^$$' \
+	  -bench IntegrationWrite -benchtime 20x ./sink/clickhouse/
 
 # The long kill test (minutes; not in CI): KILLS and KILL_TEST_SECONDS tune it.
 kill-test-long:

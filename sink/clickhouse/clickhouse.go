@@ -130,7 +130,13 @@ func (s *Store) init(ctx context.Context) error {
 	s.w.init(s.dialect)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.loadState(ctx)
+	if err := s.loadState(ctx); err != nil {
+		return err
+	}
+	s.cfg.Logger.Info("clickhouse store open", "addr", s.cfg.Addr, "database", s.cfg.Database,
+		"server", s.server.text, "dialect", string(s.dialect), "schema_version", s.version,
+		"watermarks", s.wm.Len())
+	return nil
 }
 
 // ServerVersion returns the server's version text ("18.16.1").

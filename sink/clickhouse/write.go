@@ -254,6 +254,8 @@ func (s *Store) Write(ctx context.Context, b *sink.Batch) (sink.WriteResult, err
 		// watermarks from the table again before the next write instead of trusting the
 		// cache.
 		s.wmOK = false
+		s.cfg.Logger.Warn("write failed; watermarks are re-derived from the tables before the next write",
+			"database", s.cfg.Database, "err", err)
 		return sink.WriteResult{}, fmt.Errorf("clickhouse: write batch: %w", err)
 	}
 	s.wm.Commit()

@@ -13,6 +13,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	ch "github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/tickflow/tickflow/md"
 	"github.com/tickflow/tickflow/sink"
@@ -469,4 +472,38 @@ func schemaMaskQuery(t *testing.T) string {
 		t.Fatal("SCHEMA.md: masking query missing")
 	}
 	return q
+}
+
+// TestIntegrationSettleWaitsForRunningInsert holds an INSERT of the database open on the
+// server (prepared, no data sent yet) under the store's query id prefix: deriving the
+// watermarks must wait for it, and proceed once it is gone.
+func TestIntegrationSettleWaitsForRunningInsert(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.SettleTimeout = 500 * time.Millisecond
+	s := openCfg(t, cfg)
+	other, err := connect(cfg.withDefaults(), cfg.Database)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	ctx := ch.Context(context.Background(), ch.WithQueryID(s.qidBase+"crashed-writer/1"))
+	bt, err := other.PrepareBatch(ctx, insertSQL("offsets", offsetColumns))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.mu.Lock()
+	err = s.loadState(context.Background())
+	s.mu.Unlock()
+	if !errors.Is(err, ErrUnsettled) {
+		t.Fatalf("derive with an insert running: %v, want ErrUnsettled", err)
+	}
+	// A Write in that state fails without writing, and succeeds once the insert is gone.
+	b := &sink.Batch{Trades: []md.Trade{mkTrade("binance", "BTC-USDT", 1, 1)}}
+	if _, err := s.Write(context.Background(), b); !errors.Is(err, ErrUnsettled) {
+		t.Fatalf("write: %v, want ErrUnsettled", err)
+	}
+	_ = bt.Abort()
+	if res, err := s.Write(context.Background(), b); err != nil || res.Written.Trades != 1 {
+		t.Fatalf("write after the insert ended: %+v, %v", res, err)
+	}
 }

@@ -264,11 +264,13 @@ ORDER BY (venue, native, valid_from_time);
 
 -- Views (SCHEMA.md): the newest parser_version per event id.
 
+-- Deduplicated by the stored id columns (one of them is the id: a text id has num 0, a
+-- numeric id text ''), not the trade_id ALIAS, which would format every numeric id.
 CREATE VIEW IF NOT EXISTS trades_v AS
 SELECT *, trade_id, price, qty
 FROM trades
-ORDER BY venue, symbol, trade_id, parser_version DESC, epoch, seq, idx
-LIMIT 1 BY venue, symbol, trade_id;
+ORDER BY venue, symbol, trade_id_num, trade_id_text, parser_version DESC, epoch, seq, idx
+LIMIT 1 BY venue, symbol, trade_id_num, trade_id_text;
 
 -- trades_v restricted to recv_time in [from_ts, to_ts) before deduplicating (a parameterized
 -- view, ClickHouse 23.1+): SELECT * FROM trades_range(from_ts = '2026-01-01', to_ts = '2026-01-02').
@@ -276,8 +278,8 @@ CREATE VIEW IF NOT EXISTS trades_range AS
 SELECT *, trade_id, price, qty
 FROM trades
 WHERE recv_time >= {from_ts:DateTime64(9, 'UTC')} AND recv_time < {to_ts:DateTime64(9, 'UTC')}
-ORDER BY venue, symbol, trade_id, parser_version DESC, epoch, seq, idx
-LIMIT 1 BY venue, symbol, trade_id;
+ORDER BY venue, symbol, trade_id_num, trade_id_text, parser_version DESC, epoch, seq, idx
+LIMIT 1 BY venue, symbol, trade_id_num, trade_id_text;
 
 CREATE VIEW IF NOT EXISTS integrity_v AS
 SELECT *
