@@ -61,6 +61,14 @@ type Session interface {
 	OnClose(c *Conn, err error)
 }
 
+// SnapshotRequester is a Session that takes book snapshot requests from the normalizer
+// (the control topic, ADR 0006): symbol is the unified symbol; epoch and seq locate the raw
+// record that prompted the request. It reports false for stale requests (an epoch no longer
+// current, or a snapshot recorded after seq) and unknown symbols. It must not block.
+type SnapshotRequester interface {
+	RequestSnapshot(symbol string, epoch, seq uint64) bool
+}
+
 // Parser is the normalizer half of a connector. Not goroutine-safe: one per normalizer.
 type Parser interface {
 	// Parse turns one raw record into unified events appended to out. Provenance Epoch and

@@ -14,6 +14,8 @@
 //
 // Optional capabilities, found by type assertion:
 //   - StatefulParser: the parser's state (instruments) is saved in normalizer checkpoints.
+//   - BookParser: the parser emits book messages and states the venue's continuity rule.
+//   - SnapshotRequester: the session takes snapshot requests from the control topic.
 //
 // # Concurrency
 //

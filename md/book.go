@@ -15,8 +15,9 @@ type Level struct {
 // A consumer that sees a Seq other than its last+1 has missed a message. A snapshot replaces
 // the book. FirstID/LastID are the venue's update ids the message covers (Binance U and u;
 // a snapshot's lastUpdateId in both). Depth is the number of levels per side known to be
-// right (a Binance diff book is right only down to its snapshot's depth); 0 means the
-// whole book.
+// right after this message: a diff-stream book is right only down to the deepest price of
+// its last snapshot, so Depth shrinks as the market moves toward that price (until a
+// refresh snapshot); consumers must not trust levels beyond it.
 type BookUpdate struct {
 	Header
 	Snapshot bool

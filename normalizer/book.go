@@ -92,6 +92,84 @@ type book struct {
 	InvalidSince int64 `json:"invalid_since"`
 	// Buf holds the deltas received while the book waits for its snapshot.
 	Buf []collectors.BookMsg `json:"buf,omitempty"`
+
+	// The book is known right only down to the deepest level of its last snapshot (a diff
+	// stream never mentions levels that do not change): BidFloor/AskCeil are those prices
+	// when the snapshot was truncated at its limit. As the market moves toward them the
+	// known depth shrinks, and a refresh snapshot is requested.
+	BidFloor    int64  `json:"bid_floor"`
+	AskCeil     int64  `json:"ask_ceil"`
+	HasBidFloor bool   `json:"has_bid_floor"`
+	HasAskCeil  bool   `json:"has_ask_ceil"`
+	SnapDepth   uint32 `json:"snap_depth"` // the snapshot limit the book was built from
+
+	// ring holds recent applied deltas so a refresh snapshot older than the book can be
+	// rolled forward; pending holds a refresh snapshot newer than the book until the book
+	// catches up. Neither is checkpointed: after a restart a refresh is simply asked again.
+	ring     []collectors.BookMsg
+	ringNext int
+	pending  *collectors.BookMsg
+	askedAt  int64 // receive time of the last refresh request
+}
+
+// ringSize bounds the deltas kept for rolling refresh snapshots forward.
+const ringSize = 512
+
+// remember keeps a copy of an applied delta in the ring, reusing slot buffers.
+func (b *book) remember(m *collectors.BookMsg) {
+	if len(b.ring) < ringSize {
+		b.ring = append(b.ring, collectors.BookMsg{})
+	}
+	slot := &b.ring[b.ringNext]
+	bids, asks := slot.Bids[:0], slot.Asks[:0]
+	*slot = *m
+	slot.Bids = append(bids, m.Bids...)
+	slot.Asks = append(asks, m.Asks...)
+	b.ringNext = (b.ringNext + 1) % ringSize
+}
+
+// ringFrom returns the remembered deltas in order, oldest first.
+func (b *book) ringFrom() []collectors.BookMsg {
+	if len(b.ring) < ringSize {
+		return b.ring
+	}
+	out := make([]collectors.BookMsg, 0, ringSize)
+	out = append(out, b.ring[b.ringNext:]...)
+	return append(out, b.ring[:b.ringNext]...)
+}
+
+// setBounds records how deep a snapshot made the book known right.
+func (b *book) setBounds(m *collectors.BookMsg) {
+	b.SnapDepth = m.Depth
+	b.HasBidFloor = m.Depth > 0 && len(m.Bids) >= int(m.Depth)
+	b.HasAskCeil = m.Depth > 0 && len(m.Asks) >= int(m.Depth)
+	if b.HasBidFloor {
+		b.BidFloor, _ = rescaled(m.Bids[len(m.Bids)-1].Price, b.PxScale)
+	}
+	if b.HasAskCeil {
+		b.AskCeil, _ = rescaled(m.Asks[len(m.Asks)-1].Price, b.PxScale)
+	}
+}
+
+func rescaled(d md.Decimal, scale uint8) (int64, bool) {
+	r, err := d.Rescale(scale)
+	return r.Mant, err == nil
+}
+
+// knownDepth is the number of levels per side known right: every level we hold on a side
+// whose snapshot was complete, else the levels down to the snapshot's deepest price.
+func (b *book) knownDepth() uint32 {
+	count := func(s *side, has bool, bound int64) int {
+		if !has {
+			return len(s.Px)
+		}
+		i, ok := s.find(bound)
+		if ok {
+			i++
+		}
+		return i
+	}
+	return uint32(min(count(&b.Bids, b.HasBidFloor, b.BidFloor), count(&b.Asks, b.HasAskCeil, b.AskCeil)))
 }
 
 func newBook(symbol string, m *collectors.BookMsg) *book {
@@ -148,5 +226,6 @@ func (b *book) loadSnapshot(m *collectors.BookMsg) bool {
 		return false
 	}
 	b.LastID, b.Depth = m.LastID, m.Depth
+	b.setBounds(m)
 	return true
 }

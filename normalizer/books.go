@@ -2,6 +2,7 @@ package normalizer
 
 import (
 	"context"
+	"encoding/json"
 	"time"
 
 	"github.com/tickflow/tickflow/collectors"
@@ -48,17 +49,130 @@ func (n *Normalizer) onBook(ctx context.Context, bp collectors.BookParser, m *co
 	b.LastID = m.LastID
 	if b.crossed() {
 		n.m.crossed(m.Venue).Inc()
+		n.requestSnapshot(ctx, b, &m.Header, "crossed")
 		return n.invalidate(ctx, b, &m.Header, md.IntegrityResyncStarted, nil)
 	}
+	b.remember(m)
 	u := &n.bu
-	*u = md.BookUpdate{Header: m.Header, FirstID: m.FirstID, LastID: m.LastID, Depth: b.Depth,
+	*u = md.BookUpdate{Header: m.Header, FirstID: m.FirstID, LastID: m.LastID, Depth: b.knownDepth(),
 		Bids: append(u.Bids[:0], m.Bids...), Asks: append(u.Asks[:0], m.Asks...)}
+	if err := n.publishBook(ctx, b, u); err != nil {
+		return err
+	}
+	if b.pending != nil && b.LastID >= b.pending.LastID {
+		p := b.pending
+		b.pending = nil
+		if err := n.refresh(ctx, bp, b, p); err != nil {
+			return err
+		}
+	}
+	if b.SnapDepth > 0 && u.Depth < max(b.SnapDepth/2, 1) {
+		n.requestSnapshot(ctx, b, &m.Header, "depth")
+	}
+	return nil
+}
+
+// refresh adopts a snapshot taken while the book is live: rolled forward to the book's
+// position with the remembered deltas, it extends how deep the book is known right and
+// checks the current book for drift (they must agree within the old known depth). A
+// snapshot newer than the book waits until the book catches up.
+func (n *Normalizer) refresh(ctx context.Context, bp collectors.BookParser, b *book, snap *collectors.BookMsg) error {
+	if snap.LastID > b.LastID {
+		c := *snap
+		c.Bids = append([]md.Level(nil), snap.Bids...)
+		c.Asks = append([]md.Level(nil), snap.Asks...)
+		b.pending = &c
+		return nil
+	}
+	nb := &n.scratch
+	*nb = book{Symbol: b.Symbol, Bids: side{Bid: true, Px: nb.Bids.Px[:0], Qty: nb.Bids.Qty[:0]},
+		Asks: side{Px: nb.Asks.Px[:0], Qty: nb.Asks.Qty[:0]}}
+	if !nb.loadSnapshot(snap) {
+		return nil
+	}
+	if snap.LastID < b.LastID {
+		last := snap.LastID
+		for _, d := range b.ringFrom() {
+			switch bp.ContinueBook(last, &d) {
+			case collectors.BookSkip:
+				continue
+			case collectors.BookGap:
+				n.m.refreshes(b.Symbol, "unbridged").Inc()
+				return nil
+			}
+			if !nb.applyLevels(&nb.Bids, d.Bids) || !nb.applyLevels(&nb.Asks, d.Asks) {
+				return nil
+			}
+			last = d.LastID
+		}
+		if last != b.LastID {
+			n.m.refreshes(b.Symbol, "unbridged").Inc()
+			return nil
+		}
+	}
+	if nb.crossed() {
+		return nil
+	}
+	if k := int(b.knownDepth()); !sameTop(&b.Bids, &nb.Bids, k) || !sameTop(&b.Asks, &nb.Asks, k) {
+		n.m.refreshes(b.Symbol, "drift").Inc()
+		if !n.logged["drift"] {
+			n.logged["drift"] = true
+			n.log.Warn("book drift found by a refresh snapshot; book replaced (logged once)", "symbol", b.Symbol)
+		}
+	} else {
+		n.m.refreshes(b.Symbol, "ok").Inc()
+	}
+	b.Bids, nb.Bids = nb.Bids, b.Bids
+	b.Asks, nb.Asks = nb.Asks, b.Asks
+	b.PxScale, b.QtyScale = nb.PxScale, nb.QtyScale
+	b.BidFloor, b.AskCeil, b.HasBidFloor, b.HasAskCeil, b.SnapDepth = nb.BidFloor, nb.AskCeil, nb.HasBidFloor, nb.HasAskCeil, nb.SnapDepth
+	u := &n.bu
+	*u = md.BookUpdate{Header: snap.Header, Snapshot: true, FirstID: b.LastID, LastID: b.LastID, Depth: b.knownDepth(),
+		Bids: b.Bids.appendLevels(u.Bids[:0], b.PxScale, b.QtyScale, 0),
+		Asks: b.Asks.appendLevels(u.Asks[:0], b.PxScale, b.QtyScale, 0)}
 	return n.publishBook(ctx, b, u)
+}
+
+func sameTop(a, b *side, k int) bool {
+	k = min(k, len(a.Px), len(b.Px))
+	for i := 0; i < k; i++ {
+		if a.Px[i] != b.Px[i] || a.Qty[i] != b.Qty[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// resyncRequest is the control message asking a collector for a fresh snapshot of one
+// symbol. Epoch and Seq locate the raw record that prompted it; collectors ignore requests
+// for an epoch that is no longer current (stale).
+type resyncRequest struct {
+	Venue  string `json:"venue"`
+	Symbol string `json:"symbol"`
+	Epoch  uint64 `json:"epoch"`
+	Seq    uint64 `json:"seq"`
+	Reason string `json:"reason"`
+}
+
+// requestSnapshot asks the collector for a snapshot of b's symbol on the control topic, at
+// most once per 2 s per book, and never while the normalizer is behind (re-normalizing or
+// lagging: the venue state the request would concern is long gone).
+func (n *Normalizer) requestSnapshot(ctx context.Context, b *book, h *md.Header, reason string) {
+	if n.prod == nil || time.Now().UnixNano()-h.RecvTime > int64(5*time.Second) {
+		return
+	}
+	if b.askedAt != 0 && h.RecvTime-b.askedAt < int64(2*time.Second) {
+		return
+	}
+	b.askedAt = h.RecvTime
+	req, _ := json.Marshal(resyncRequest{Venue: h.Venue, Symbol: b.Symbol, Epoch: h.Prov.Epoch, Seq: h.Prov.Seq, Reason: reason})
+	n.m.resyncRequests(h.Venue, reason).Inc()
+	_ = n.prod.Produce(ctx, transport.ControlTopic(h.Venue), appendKey(nil, h.Venue, b.Symbol), req, nil)
 }
 
 func (n *Normalizer) onSnapshot(ctx context.Context, bp collectors.BookParser, b *book, m *collectors.BookMsg) error {
 	if b.Live {
-		return nil // periodic snapshot while in sync: the book already follows every update
+		return n.refresh(ctx, bp, b, m)
 	}
 	// Drop buffered deltas the snapshot already contains; the first remaining one must
 	// bridge it. If the snapshot is older than the buffer can bridge, wait for a newer one
@@ -95,8 +209,9 @@ func (n *Normalizer) onSnapshot(ctx context.Context, bp collectors.BookParser, b
 		return nil
 	}
 	b.Live = true
+	b.ring, b.ringNext, b.pending = b.ring[:0], 0, nil
 	u := &n.bu
-	*u = md.BookUpdate{Header: m.Header, Snapshot: true, FirstID: b.LastID, LastID: b.LastID, Depth: b.Depth,
+	*u = md.BookUpdate{Header: m.Header, Snapshot: true, FirstID: b.LastID, LastID: b.LastID, Depth: b.knownDepth(),
 		Bids: b.Bids.appendLevels(u.Bids[:0], b.PxScale, b.QtyScale, 0),
 		Asks: b.Asks.appendLevels(u.Asks[:0], b.PxScale, b.QtyScale, 0)}
 	if err := n.publishBook(ctx, b, u); err != nil {
@@ -127,6 +242,7 @@ func (n *Normalizer) invalidate(ctx context.Context, b *book, h *md.Header, reas
 	b.Live = false
 	b.InvalidSince = h.RecvTime
 	b.Buf = b.Buf[:0]
+	b.ring, b.ringNext, b.pending = b.ring[:0], 0, nil
 	st := md.BookStatus{Header: *h, State: md.BookInvalid, Reason: reason, Seq: b.Seq}
 	st.Symbol = b.Symbol
 	if err := n.emitBookStatus(ctx, &st); err != nil {

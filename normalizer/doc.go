@@ -25,5 +25,7 @@
 //	tickflow_normalizer_crossed_books_total{venue}       books found crossed (invalidated)
 //	tickflow_normalizer_stale_snapshots_total{venue}     snapshots too old to bridge the buffer
 //	tickflow_normalizer_book_invalid_seconds{venue}      time books spent invalid per episode
+//	tickflow_normalizer_book_refreshes_total{result}     live-book snapshots: ok, drift, unbridged
+//	tickflow_normalizer_resync_requests_total{venue,reason} snapshot requests on the control topic
 //	tickflow_transport_consumer_lag_records{consumer="normalizer-<venue>"}
 package normalizer

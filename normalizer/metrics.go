@@ -20,6 +20,8 @@ type Metrics struct {
 	staleSnapV  *prometheus.CounterVec
 	invalidV    *prometheus.HistogramVec
 	levelsV     *prometheus.CounterVec
+	refreshV    *prometheus.CounterVec
+	resyncReqV  *prometheus.CounterVec
 
 	// children resolved once per (venue, kind): the hot path does no label lookups
 	rec  map[[2]string]prometheus.Counter
@@ -57,11 +59,15 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Buckets: prometheus.ExponentialBuckets(0.01, 2, 14)}, []string{"venue"}),
 		levelsV: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_normalizer_levels_total",
 			Help: "Book levels applied from venue snapshots and deltas."}, []string{"venue"}),
+		refreshV: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_normalizer_book_refreshes_total",
+			Help: "Snapshots taken while a book was live, by result: ok, drift (book replaced), unbridged."}, []string{"result"}),
+		resyncReqV: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_normalizer_resync_requests_total",
+			Help: "Snapshot requests sent to collectors on the control topic, by reason."}, []string{"venue", "reason"}),
 		rec: map[[2]string]prometheus.Counter{}, ev: map[[2]string]prometheus.Counter{}, ages: map[string]prometheus.Observer{},
 	}
 	if reg != nil {
 		reg.MustRegister(m.recordsV, m.eventsV, m.dupsV, m.deadV, m.gapsV, m.discV, m.checkpoints, m.ageV,
-			m.crossedV, m.staleSnapV, m.invalidV, m.levelsV)
+			m.crossedV, m.staleSnapV, m.invalidV, m.levelsV, m.refreshV, m.resyncReqV)
 	}
 	return m
 }
@@ -120,3 +126,12 @@ func (m *Metrics) invalidTime(venue string) prometheus.Observer {
 }
 
 func (m *Metrics) levels(venue string) prometheus.Counter { return m.levelsV.WithLabelValues(venue) }
+
+// refreshes counts refresh snapshots by result (the symbol is not a label: unbounded).
+func (m *Metrics) refreshes(_ string, result string) prometheus.Counter {
+	return m.refreshV.WithLabelValues(result)
+}
+
+func (m *Metrics) resyncRequests(venue, reason string) prometheus.Counter {
+	return m.resyncReqV.WithLabelValues(venue, reason)
+}

@@ -74,6 +74,7 @@ type Normalizer struct {
 	lastCkp time.Time
 	fills   []fill
 	bu      md.BookUpdate // reused for publishing
+	scratch book          // reused to roll refresh snapshots forward
 	// publish replaces producing in unit tests of the state machines.
 	publish func(topic string, kind md.Kind, val []byte) error
 }

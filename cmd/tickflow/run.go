@@ -277,13 +277,23 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	cm := tfcollectors.NewMetrics(p.reg)
 	var collStages []*stage
 	for _, v := range venues {
-		eng, err := p.engine(v, endpoints[v], prod, cm)
+		eng, sess, err := p.engine(v, endpoints[v], prod, cm)
 		if err != nil {
 			return err
 		}
 		s := start("collector "+v, eng.Run)
 		watch(s)
 		collStages = append(collStages, s)
+		if rq, ok := sess.(tfcollectors.SnapshotRequester); ok {
+			ctl := transport.NewConsumer(transport.ConsumerConfig{Brokers: p.brokers, Name: "control-" + v}, p.reg, log)
+			if err := p.assignAll(ctx, ctl, transport.OffsetNewest, transport.ControlTopic(v)); err != nil {
+				return err
+			}
+			defer ctl.Close()
+			cs := start("control "+v, func(ctx context.Context) error { return serveControl(ctx, ctl, rq, log) })
+			watch(cs)
+			collStages = append(collStages, cs)
+		}
 	}
 	close(p.ready)
 
@@ -338,10 +348,10 @@ func (p *pipeline) normMetrics() *normalizer.Metrics {
 	return normalizer.NewMetrics(p.reg)
 }
 
-func (p *pipeline) engine(venue string, ep [2]string, prod *transport.Producer, cm *tfcollectors.Metrics) (*tfcollectors.Engine, error) {
+func (p *pipeline) engine(venue string, ep [2]string, prod *transport.Producer, cm *tfcollectors.Metrics) (*tfcollectors.Engine, tfcollectors.Session, error) {
 	conn, err := tfcollectors.Default.Lookup(venue)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	opts := map[string]string{"tail_every": p.cfg.tailEvery.String(), "channels": p.cfg.channels,
 		"depth_limit": strconv.Itoa(p.cfg.depthLimit), "resnapshot_every": p.cfg.resnapshot.String()}
@@ -349,18 +359,43 @@ func (p *pipeline) engine(venue string, ep [2]string, prod *transport.Producer, 
 	sess, err := conn.NewSession(tfcollectors.SessionEnv{WSURL: ep[0], RESTURL: ep[1], Symbols: splitList(p.cfg.symbols),
 		StateDir: stateDir, Log: p.log.With("stage", "collector", "venue", venue), Metrics: cm, Options: opts})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	epochs, err := tfcollectors.OpenEpochs(filepath.Join(stateDir, "epoch"))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	budget := tfcollectors.NewBudget(binance.WeightPerMinute(opts))
 	budget.SetWindow(time.Minute) // Binance counts weight per clock minute (X-MBX-USED-WEIGHT-1M)
 	rest := &tfcollectors.REST{Venue: venue, BaseURL: ep[1], Budget: budget,
 		Client: &http.Client{Timeout: 30 * time.Second}, Metrics: cm, WeightHeader: "X-Mbx-Used-Weight-1m"}
 	return tfcollectors.NewEngine(tfcollectors.EngineConfig{Venue: venue, ReadTimeout: p.cfg.readTimeout}, sess,
-		&tfcollectors.KafkaRawWriter{P: prod}, epochs, rest, cm, p.log.With("stage", "collector")), nil
+		&tfcollectors.KafkaRawWriter{P: prod}, epochs, rest, cm, p.log.With("stage", "collector")), sess, nil
+}
+
+// controlRequest is the normalizer's snapshot request (normalizer.resyncRequest).
+type controlRequest struct {
+	Symbol string `json:"symbol"`
+	Epoch  uint64 `json:"epoch"`
+	Seq    uint64 `json:"seq"`
+}
+
+// serveControl hands the normalizer's snapshot requests to the collector session.
+func serveControl(ctx context.Context, c *transport.Consumer, rq tfcollectors.SnapshotRequester, log *slog.Logger) error {
+	for {
+		msgs, err := c.Poll(ctx, 100)
+		if err != nil {
+			return nil
+		}
+		for _, m := range msgs {
+			var req controlRequest
+			if err := json.Unmarshal(m.Value, &req); err != nil {
+				log.Warn("ignoring malformed control request", "err", err)
+				continue
+			}
+			rq.RequestSnapshot(req.Symbol, req.Epoch, req.Seq)
+		}
+	}
 }
 
 // sinkConsumer starts a consumer of the unified topics at the offsets the store holds.

@@ -51,6 +51,9 @@ type symTracker struct {
 	needSnap   bool      // the book needs a (new) REST snapshot
 	lastSnap   time.Time // last snapshot fetched
 	snapAfter  time.Time // do not fetch before (stale-snapshot retry pacing)
+	refresh    bool      // the normalizer asked for a snapshot of a live book
+	snapSeq    uint64    // raw seq at which the last snapshot was recorded
+	slot       string    // connection slot carrying the symbol
 }
 
 // safe is the highest id such that every id up to it is captured (ignoring durability).
@@ -71,15 +74,18 @@ type Session struct {
 	depthLim  int
 	resnap    time.Duration
 
-	mu     sync.Mutex
-	tracks map[string]*symTracker
-	kick   chan struct{}
-	conns  sync.Map // *collectors.Conn -> *fastjson.Parser
+	mu        sync.Mutex
+	tracks    map[string]*symTracker
+	native    map[string]string // unified -> native symbol
+	slotEpoch map[string]uint64 // slot -> epoch of its current connection
+	kick      chan struct{}
+	conns     sync.Map // *collectors.Conn -> *fastjson.Parser
 }
 
 // NewSession returns the collector half. It does no I/O.
 func NewSession(env collectors.SessionEnv) (*Session, error) {
 	s := &Session{env: env, log: env.Log, tracks: map[string]*symTracker{}, kick: make(chan struct{}, 1),
+		native: map[string]string{}, slotEpoch: map[string]uint64{},
 		idleAfter: defaultIdleAfter, tailEvery: defaultTailEvery, depthLim: defaultDepthLimit, resnap: defaultResnapshot,
 		channels: map[string]bool{}}
 	chans := env.Options["channels"]
@@ -164,6 +170,11 @@ func (s *Session) Slots(ctx context.Context, rest *collectors.REST) ([]collector
 		want[strings.ToUpper(sym)] = true
 	}
 	var syms []string
+	s.mu.Lock()
+	for _, in := range insts {
+		s.native[in.Symbol] = in.Native
+	}
+	s.mu.Unlock()
 	for _, in := range insts {
 		if (len(want) == 0 && in.Status == 1) || want[in.Native] {
 			syms = append(syms, in.Native)
@@ -189,7 +200,7 @@ func (s *Session) Slots(ctx context.Context, rest *collectors.REST) ([]collector
 		for _, sym := range slot.Symbols {
 			if _, ok := s.tracks[sym]; !ok {
 				last := st.LastTradeIDs[sym]
-				s.tracks[sym] = &symTracker{last: last, ackedSafe: last}
+				s.tracks[sym] = &symTracker{last: last, ackedSafe: last, slot: slot.Name}
 			}
 		}
 		s.mu.Unlock()
@@ -210,9 +221,10 @@ func (s *Session) Subscribe(ctx context.Context, c *collectors.Conn) error {
 		}
 	}
 	s.mu.Lock()
+	s.slotEpoch[c.Slot.Name] = c.Epoch
 	for _, sym := range c.Slot.Symbols {
 		if tr := s.tracks[sym]; tr != nil {
-			tr.depthLast, tr.depthFirst, tr.needSnap = 0, 0, s.channels["depth"]
+			tr.depthLast, tr.depthFirst, tr.needSnap, tr.refresh = 0, 0, s.channels["depth"], false
 		}
 	}
 	s.mu.Unlock()
@@ -415,6 +427,24 @@ func (s *Session) onDepth(c *collectors.Conn, v *fastjson.Value) {
 	s.signal()
 }
 
+// RequestSnapshot takes a snapshot request from the normalizer (control topic). Requests
+// for an epoch other than the symbol's current connection, or older than the last snapshot
+// recorded, are stale and ignored.
+func (s *Session) RequestSnapshot(symbol string, epoch, seq uint64) bool {
+	s.mu.Lock()
+	native := s.native[symbol]
+	tr := s.tracks[native]
+	ok := tr != nil && s.channels["depth"] && s.slotEpoch[tr.slot] == epoch && seq >= tr.snapSeq && !tr.needSnap
+	if ok {
+		tr.refresh = true
+	}
+	s.mu.Unlock()
+	if ok {
+		s.signal()
+	}
+	return ok
+}
+
 // depthWeight is Binance's REST weight of GET /api/v3/depth by limit.
 func depthWeight(limit int) int {
 	switch {
@@ -436,7 +466,8 @@ func (s *Session) snapshotSymbol(ctx context.Context, c *collectors.Conn, p *fas
 	s.mu.Lock()
 	tr := s.tracks[sym]
 	due := tr != nil && tr.needSnap && tr.depthFirst != 0 && now.After(tr.snapAfter)
-	periodic := tr != nil && !tr.needSnap && s.resnap > 0 && !tr.lastSnap.IsZero() && now.Sub(tr.lastSnap) >= s.resnap
+	periodic := tr != nil && !tr.needSnap && (tr.refresh ||
+		s.resnap > 0 && !tr.lastSnap.IsZero() && now.Sub(tr.lastSnap) >= s.resnap)
 	first := uint64(0)
 	if tr != nil {
 		first = tr.depthFirst
@@ -460,7 +491,7 @@ func (s *Session) snapshotSymbol(ctx context.Context, c *collectors.Conn, p *fas
 	last := v.GetUint64("lastUpdateId")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	tr.lastSnap = now
+	tr.lastSnap, tr.refresh, tr.snapSeq = now, false, c.Seq()
 	if due && last+1 < first {
 		// Older than the first buffered event: it cannot bridge; fetch again shortly.
 		tr.snapAfter = now.Add(staleSnapshotRetry)
@@ -689,3 +720,5 @@ func (s *Session) stateLoop(ctx context.Context, c *collectors.Conn) {
 		snapSeq = c.Seq()
 	}
 }
+
+var _ collectors.SnapshotRequester = (*Session)(nil)
