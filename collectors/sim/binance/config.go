@@ -57,6 +57,19 @@ type Config struct {
 	// ends (MaxTrades, StopTrading or Close). It is written from one
 	// goroutine only.
 	TradeLog io.Writer
+	// BookLog, if non-nil, receives the exchange's order-book truth: for
+	// every diff depth update batch (per symbol, every 100 ms interval with
+	// changes, whether or not anyone subscribed and whatever the faults)
+	// one line "<SYMBOL> <u> <hash>\n", hash being HashTopN of the top
+	// BookHashDepth levels per side after applying every update up to u,
+	// as 16 lower-case hex digits. The 1000 ms depth events end on the same
+	// u values. Written by the generation goroutine through a buffer that
+	// is flushed every second and when generation ends.
+	BookLog io.Writer
+	// BookHashDepth is the number of levels per side BookLog hashes,
+	// default 20 (DefaultBookHashDepth), at most 5000. Keep it within the
+	// snapshot depth (the REST limit) clients use.
+	BookHashDepth int
 	// PingInterval is how often the server sends a WebSocket ping, default 20s.
 	PingInterval time.Duration
 	// PongTimeout closes a connection whose oldest unanswered ping is older
@@ -91,8 +104,11 @@ type Config struct {
 // Faults configures fault injection. The zero value injects nothing.
 // Probabilities apply independently to each outgoing market-data frame on
 // each connection; replies to SUBSCRIBE and friends, pings and close frames
-// are never faulted. Faults never affect the exchange's truth: the REST
-// history and the TradeLog always hold every trade.
+// are never faulted. DropRate and DuplicateRate apply to trade frames, the
+// Depth* rates to order-book frames (diff depth, partial depth,
+// bookTicker) and MalformedRate, DisconnectEvery and StaleEvery to both.
+// Faults never affect the exchange's truth: the REST history, the order
+// books, REST depth snapshots, the TradeLog and the BookLog are untouched.
 type Faults struct {
 	// DisconnectEvery abruptly ends each WebSocket connection after roughly
 	// this long (uniformly jittered in [0.5x, 1.5x]); 0 = never.
@@ -112,6 +128,28 @@ type Faults struct {
 	// (jittered like DisconnectEvery): it stays open but sends nothing more,
 	// not even pings; 0 = never.
 	StaleEvery time.Duration
+
+	// DepthGapRate is the probability that a diff depth event is skipped
+	// on a connection: the next one shows U > previous u + 1.
+	DepthGapRate float64
+	// DepthDropRate is the probability that any order-book frame (diff
+	// depth, partial depth, bookTicker) is lost. A lost diff depth event
+	// shows as a gap too; it is counted apart from DepthGapRate.
+	DepthDropRate float64
+	// DepthDuplicateRate is the probability that an order-book frame is
+	// sent twice in a row (a diff depth duplicate repeats U and u).
+	DepthDuplicateRate float64
+	// DepthReorderRate is the probability that a diff depth event is held
+	// back and sent right after the next event of the same stream, so the
+	// two arrive swapped.
+	DepthReorderRate float64
+	// SnapshotDelay makes GET /api/v3/depth lag, like a replica behind
+	// the matching engine: every answer is sent SnapshotDelay after the
+	// request and holds a per-symbol snapshot taken up to 2*SnapshotDelay
+	// before the request (refreshed by the first request after that). A
+	// client may then get lastUpdateId < U of the first event it buffered
+	// and must fetch again. 0 = live snapshots, answered at once.
+	SnapshotDelay time.Duration
 }
 
 // ErrInvalidConfig is wrapped by every validation error from Validate and New.
@@ -152,6 +190,9 @@ func (c Config) withDefaults() Config {
 	if c.BanDuration == 0 {
 		c.BanDuration = DefaultBanDuration
 	}
+	if c.BookHashDepth == 0 {
+		c.BookHashDepth = DefaultBookHashDepth
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -188,6 +229,7 @@ func (c Config) Validate() error {
 		{"ban duration", c.BanDuration},
 		{"faults disconnect every", c.Faults.DisconnectEvery},
 		{"faults stale every", c.Faults.StaleEvery},
+		{"faults snapshot delay", c.Faults.SnapshotDelay},
 	} {
 		if d.v < 0 {
 			bad("%s %v is negative", d.name, d.v)
@@ -213,6 +255,10 @@ func (c Config) Validate() error {
 		{"drop rate", c.Faults.DropRate},
 		{"duplicate rate", c.Faults.DuplicateRate},
 		{"malformed rate", c.Faults.MalformedRate},
+		{"depth gap rate", c.Faults.DepthGapRate},
+		{"depth drop rate", c.Faults.DepthDropRate},
+		{"depth duplicate rate", c.Faults.DepthDuplicateRate},
+		{"depth reorder rate", c.Faults.DepthReorderRate},
 	} {
 		if !(p.v >= 0 && p.v <= 1) {
 			bad("faults %s %g out of range [0, 1]", p.name, p.v)
@@ -220,6 +266,13 @@ func (c Config) Validate() error {
 	}
 	if s := c.Faults.DropRate + c.Faults.DuplicateRate + c.Faults.MalformedRate; s > 1 {
 		bad("faults drop+duplicate+malformed rates sum to %g > 1", s)
+	}
+	f := c.Faults
+	if s := f.DepthGapRate + f.DepthDropRate + f.DepthDuplicateRate + f.DepthReorderRate + f.MalformedRate; s > 1 {
+		bad("faults depth gap+drop+duplicate+reorder+malformed rates sum to %g > 1", s)
+	}
+	if c.BookHashDepth < 1 || c.BookHashDepth > maxBookLevels {
+		bad("book hash depth %d out of range [1, %d]", c.BookHashDepth, maxBookLevels)
 	}
 	return errors.Join(errs...)
 }

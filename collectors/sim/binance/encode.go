@@ -14,31 +14,56 @@ var pow10i = [...]int64{1, 10, 100, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10,
 // appendFixed appends v * 10^-scale as a decimal with exactly out
 // fractional digits, e.g. appendFixed(dst, 6500001, 2, 8) appends
 // "65000.01000000". Digits beyond out are truncated (callers keep
-// scale <= out). v must be non-negative.
+// scale <= out). v must be non-negative. It writes the digits backwards
+// into a stack buffer, two at a time: numbers are most of every frame.
 func appendFixed(dst []byte, v int64, scale, out int) []byte {
 	if scale > out {
 		v /= pow10i[scale-out]
 		scale = out
 	}
-	p := pow10i[scale]
-	dst = strconv.AppendInt(dst, v/p, 10)
-	if out == 0 {
-		return dst
-	}
-	dst = append(dst, '.')
-	if scale > 0 {
-		frac := v % p
-		// Zero-pad the fraction to scale digits.
-		for d := p / 10; d > 1 && frac < d; d /= 10 {
-			dst = append(dst, '0')
-		}
-		dst = strconv.AppendInt(dst, frac, 10)
-	}
+	var buf [48]byte // 19 integer digits, '.', at most 18 fraction digits
+	i := len(buf)
 	for range out - scale {
-		dst = append(dst, '0')
+		i--
+		buf[i] = '0'
 	}
-	return dst
+	u := uint64(v)
+	if out > 0 {
+		for range scale {
+			i--
+			buf[i] = byte('0' + u%10)
+			u /= 10
+		}
+		i--
+		buf[i] = '.'
+	}
+	for u >= 100 {
+		q := u / 100
+		r := (u - q*100) * 2
+		i -= 2
+		buf[i], buf[i+1] = digitPairs[r], digitPairs[r+1]
+		u = q
+	}
+	if u >= 10 {
+		i -= 2
+		buf[i], buf[i+1] = digitPairs[u*2], digitPairs[u*2+1]
+	} else {
+		i--
+		buf[i] = byte('0' + u)
+	}
+	return append(dst, buf[i:]...)
 }
+
+const digitPairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
 
 func appendBool(dst []byte, b bool) []byte {
 	if b {
@@ -88,7 +113,7 @@ func (s *symbolState) appendTradeEvent(dst []byte, t trade, eventMs, tradeMs int
 // payload starts. The raw payload is frame[rawOff:len(frame)-1].
 func (s *symbolState) appendCombinedTradeEvent(dst []byte, t trade, eventMs, tradeMs int64) ([]byte, int) {
 	start := len(dst)
-	dst = append(dst, s.streamPrefix...)
+	dst = append(dst, s.streamPrefix[kindTrade]...)
 	rawOff := len(dst) - start
 	dst = s.appendTradeEvent(dst, t, eventMs, tradeMs)
 	return append(dst, '}'), rawOff

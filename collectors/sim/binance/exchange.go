@@ -24,7 +24,9 @@ type Server struct {
 	byLower map[string]*symbolState
 	market  *market
 	tlog    *tradeLog
+	blog    *tradeLog // Config.BookLog
 	exInfo  exchangeInfoCache
+	snaps   []snapCache // per symbol, for Faults.SnapshotDelay
 
 	weights  *weightLimiter
 	connects *connectLimiter
@@ -42,6 +44,7 @@ type Server struct {
 	conns      map[*wsConn]struct{}
 	nextConnID uint64
 
+	closedC     chan struct{} // closed by Close
 	stopGen     chan struct{} // closed by StopTrading/Close
 	startGen    chan struct{} // closed by StartTrading (or at Start unless Config.Paused)
 	startOnce   sync.Once
@@ -66,6 +69,7 @@ func New(cfg Config) (*Server, error) {
 		weights:  newWeightLimiter(cfg.WeightPerMinute, cfg.BanDuration),
 		connects: newConnectLimiter(cfg.ConnectLimit),
 		conns:    make(map[*wsConn]struct{}),
+		closedC:  make(chan struct{}),
 		stopGen:  make(chan struct{}),
 		startGen: make(chan struct{}),
 		genDone:  make(chan struct{}),
@@ -74,9 +78,12 @@ func New(cfg Config) (*Server, error) {
 	for _, sym := range s.syms {
 		s.byUpper[sym.inst.Symbol] = sym
 		s.byLower[sym.lower] = sym
+		sym.book.topN = cfg.BookHashDepth
 	}
 	s.market = newMarket(s.syms, cfg.Seed)
-	s.tlog = newTradeLog(cfg.TradeLog, s.log)
+	s.tlog = newTradeLog(cfg.TradeLog, s.log, "trade log")
+	s.blog = newTradeLog(cfg.BookLog, s.log, "book log")
+	s.snaps = make([]snapCache, len(s.syms))
 	if err := s.exInfo.build(s.syms, cfg.WeightPerMinute); err != nil {
 		return nil, fmt.Errorf("binancesim: build exchange info: %w", err)
 	}
@@ -139,9 +146,10 @@ func (s *Server) StartTrading() {
 	s.startOnce.Do(func() { close(s.startGen) })
 }
 
-// StopTrading stops trade generation and flushes the TradeLog; REST and
-// WebSocket keep being served. It returns once generation has stopped and
-// is idempotent.
+// StopTrading stops trade generation (and with it the order books, after
+// their last depth events are published) and flushes the TradeLog and
+// BookLog; REST and WebSocket keep being served. It returns once
+// generation has stopped and is idempotent.
 func (s *Server) StopTrading() {
 	s.stopGenOnce.Do(func() { close(s.stopGen) })
 	s.mu.Lock()
@@ -152,7 +160,7 @@ func (s *Server) StopTrading() {
 	}
 }
 
-// Close stops generation, flushes the TradeLog, closes the listener and
+// Close stops generation, flushes the TradeLog and BookLog, closes the listener and
 // every WebSocket connection (each first receives a serverShutdown event
 // and a close frame 1001) and waits for all goroutines. It is idempotent.
 func (s *Server) Close() error {
@@ -162,6 +170,7 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	close(s.closedC)
 	started := s.started
 	conns := make([]*wsConn, 0, len(s.conns))
 	for c := range s.conns {
@@ -221,10 +230,11 @@ const (
 	maxFrame   = 1024 // upper bound of one encoded combined trade frame
 )
 
-// generate is the generation goroutine: it owns the market, the trade log
-// and the encoding arena.
+// generate is the generation goroutine: it owns the market, the order
+// books' state, the trade and book logs and the encoding arena.
 func (s *Server) generate() {
 	defer close(s.genDone)
+	defer s.blog.flush()
 	defer s.tlog.flush()
 
 	select {
@@ -235,11 +245,15 @@ func (s *Server) generate() {
 	tick := time.NewTicker(genTick)
 	defer tick.Stop()
 	var (
-		last  = time.Now()
-		acc   float64
-		total int64
-		g     genScratch
+		last      = time.Now()
+		nextDepth = last.Add(depthInterval)
+		nextSlow  = last.Add(slowEvery * depthInterval)
+		acc       float64
+		total     int64
+		g         genScratch
 	)
+	// Whatever ends generation, the last interval's changes are published.
+	defer func() { s.publishDepth(&g, time.Now().UnixMilli(), true) }()
 	for {
 		select {
 		case <-s.stopGen:
@@ -259,6 +273,22 @@ func (s *Server) generate() {
 			s.produce(&g, n, now.UnixMilli())
 			total += n
 		}
+		if !now.Before(nextDepth) {
+			// 100 ms boundary; the 1000 ms one falls on the first 100 ms
+			// boundary at or after each second, so both end on the same u.
+			slow := !now.Before(nextSlow)
+			s.publishDepth(&g, now.UnixMilli(), slow)
+			nextDepth = nextDepth.Add(depthInterval)
+			if now.Sub(nextDepth) > maxCatchUp {
+				nextDepth = now.Add(depthInterval) // stalled: do not burst
+			}
+			if slow {
+				nextSlow = nextSlow.Add(slowEvery * depthInterval)
+				if now.Sub(nextSlow) > maxCatchUp {
+					nextSlow = now.Add(slowEvery * depthInterval)
+				}
+			}
+		}
 		if s.cfg.MaxTrades > 0 && total >= s.cfg.MaxTrades {
 			s.log.Info("max trades reached; generation stopped", "trades", total)
 			return
@@ -268,12 +298,17 @@ func (s *Server) generate() {
 
 // genScratch holds buffers reused across ticks by the generation goroutine.
 type genScratch struct {
-	logBuf []byte
-	arena  []byte // frames are carved from it and shared; never rewritten
+	logBuf     []byte
+	bookLogBuf []byte
+	hashBuf    []byte
+	arena      []byte     // frames are carved from it and shared; never rewritten
+	pending    []outFrame // bookTicker frames waiting for the book lock's release
+	tickers    int64      // bookTicker events since the last produce
 }
 
-// produce generates n trades at ms: history, trade log, and one encoding
-// per trade shared by every subscribed connection.
+// produce generates n trades at ms: history, trade log, one encoding per
+// trade shared by every subscribed connection, then the trade's effect on
+// the order book and the order flow after it (depth.go).
 func (s *Server) produce(g *genScratch, n int64, ms int64) {
 	g.logBuf = g.logBuf[:0]
 	for range n {
@@ -283,26 +318,17 @@ func (s *Server) produce(g *genScratch, n int64, ms int64) {
 		if s.tlog != nil {
 			g.logBuf = sym.appendTradeLogLine(g.logBuf, t.id)
 		}
-		subs := sym.subs[kindTrade].Load()
-		if subs == nil || len(*subs) == 0 {
-			continue
+		if subs := sym.subscribers(kindTrade); subs != nil {
+			start, rawOff := g.beginFrame(sym, kindTrade, maxFrame)
+			g.arena = sym.appendTradeEvent(g.arena, t, ms, ms)
+			fanOut(subs, g.endFrame(sym, kindTrade, start, rawOff))
 		}
-		if cap(g.arena)-len(g.arena) < maxFrame {
-			g.arena = make([]byte, 0, arenaChunk)
-		}
-		start := len(g.arena)
-		var rawOff int
-		g.arena, rawOff = sym.appendCombinedTradeEvent(g.arena, t, ms, ms)
-		f := outFrame{
-			b:      g.arena[start:len(g.arena):len(g.arena)],
-			rawOff: int32(rawOff),
-			sym:    int32(idx),
-			kind:   frameEvent,
-		}
-		for _, c := range *subs {
-			c.enqueue(f)
-		}
+		s.bookTrade(g, sym, t)
 	}
 	s.stats.trades.Add(n)
+	if g.tickers > 0 {
+		s.stats.bookTickers.Add(g.tickers)
+		g.tickers = 0
+	}
 	s.tlog.write(g.logBuf)
 }

@@ -13,14 +13,17 @@ const (
 	faultDrop
 	faultDuplicate
 	faultMalformed
+	faultGap     // diff depth only: the event is skipped
+	faultReorder // diff depth only: swapped with the next event of its stream
 )
 
 // faultInjector decides per-frame faults for one connection. It is owned
 // by that connection's writer goroutine.
 type faultInjector struct {
-	cfg     Faults
-	rng     *rand.Rand
-	enabled bool
+	cfg          Faults
+	rng          *rand.Rand
+	enabled      bool // trade frame faults
+	depthEnabled bool // order-book frame faults
 }
 
 func newFaultInjector(cfg Faults, seed int64, connID uint64) *faultInjector {
@@ -28,6 +31,8 @@ func newFaultInjector(cfg Faults, seed int64, connID uint64) *faultInjector {
 		cfg:     cfg,
 		rng:     rand.New(rand.NewPCG(uint64(seed)^0xfa17, connID)),
 		enabled: cfg.DropRate > 0 || cfg.DuplicateRate > 0 || cfg.MalformedRate > 0,
+		depthEnabled: cfg.DepthGapRate > 0 || cfg.DepthDropRate > 0 || cfg.DepthDuplicateRate > 0 ||
+			cfg.DepthReorderRate > 0 || cfg.MalformedRate > 0,
 	}
 }
 
@@ -43,6 +48,37 @@ func (f *faultInjector) decide() faultAction {
 	case r < f.cfg.DropRate+f.cfg.DuplicateRate:
 		return faultDuplicate
 	case r < f.cfg.DropRate+f.cfg.DuplicateRate+f.cfg.MalformedRate:
+		return faultMalformed
+	}
+	return faultNone
+}
+
+// decideDepth draws the fault for the next order-book frame; gaps and
+// reorders apply to diff depth events (diff) only.
+func (f *faultInjector) decideDepth(diff bool) faultAction {
+	if !f.depthEnabled {
+		return faultNone
+	}
+	r := f.rng.Float64()
+	c := &f.cfg
+	acc := 0.0
+	if diff {
+		if acc += c.DepthGapRate; r < acc {
+			return faultGap
+		}
+	}
+	if acc += c.DepthDropRate; r < acc {
+		return faultDrop
+	}
+	if acc += c.DepthDuplicateRate; r < acc {
+		return faultDuplicate
+	}
+	if diff {
+		if acc += c.DepthReorderRate; r < acc {
+			return faultReorder
+		}
+	}
+	if acc += c.MalformedRate; r < acc {
 		return faultMalformed
 	}
 	return faultNone

@@ -10,8 +10,7 @@ import (
 )
 
 // This file serves the public REST endpoints of rest-api.md that a trade
-// collector needs. GET /api/v3/depth will sit beside them once the
-// simulator keeps an order book.
+// collector needs; GET /api/v3/depth is in rest_depth.go.
 
 func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/ws", s.handleWS)
@@ -23,6 +22,8 @@ func (s *Server) routes(mux *http.ServeMux) {
 	mux.HandleFunc("/api/v3/exchangeInfo", s.rest(weightExchangeInfo, s.handleExchangeInfo))
 	mux.HandleFunc("/api/v3/trades", s.rest(weightTrades, s.handleTrades))
 	mux.HandleFunc("/api/v3/historicalTrades", s.rest(weightHistorical, s.handleHistoricalTrades))
+	mux.HandleFunc("/api/v3/depth", s.handleDepthRoute)           // weight by limit (rest_depth.go)
+	mux.HandleFunc("/api/v3/ticker/24hr", s.handleTicker24hRoute) // weight by form (rest_ticker.go)
 }
 
 // rest wraps a handler with method checking, request counting and the IP

@@ -66,7 +66,8 @@ var knownSymbols = []knownSymbol{
 }
 
 // symbolState is one symbol: its static instrument, the generator-owned
-// market state, the trade history and the live subscriber lists.
+// market state, the order book (book.go), the trade history and the live
+// subscriber lists.
 type symbolState struct {
 	inst  Instrument
 	index int
@@ -84,8 +85,11 @@ type symbolState struct {
 	priceTicks int64
 	nextID     int64
 
-	// streamPrefix is `{"stream":"<lower>@trade","data":` for combined streams.
-	streamPrefix []byte
+	// streamPrefix[kind] is `{"stream":"<lower>@<suffix>","data":` for
+	// combined streams.
+	streamPrefix [numServedKinds][]byte
+
+	book book // written by the generator only; REST copies under book.mu
 
 	hist history
 
@@ -139,8 +143,11 @@ func buildSymbols(n int, seed int64, historyLimit int) []*symbolState {
 		// 2^63: quoteQty is computed exactly in integers.
 		st.maxSteps = min(int64(st.medianQty*1000)+1, math.MaxInt64/4/st.maxTicks)
 		st.lower = strings.ToLower(st.inst.Symbol)
-		st.streamPrefix = []byte(`{"stream":"` + st.lower + `@trade","data":`)
+		for k, sfx := range kindSuffix {
+			st.streamPrefix[k] = []byte(`{"stream":"` + st.lower + "@" + sfx + `","data":`)
+		}
 		st.hist.init(historyLimit)
+		st.initBook(seed)
 		out[i] = st
 	}
 	return out

@@ -6,21 +6,24 @@ import (
 	"log/slog"
 )
 
-// tradeLog writes "<SYMBOL> <tradeId>\n" lines for every generated trade
-// through a buffer. It is used by the generation goroutine only; flush is
-// called when generation ends. After the first write error it logs once
-// and stops writing.
+// tradeLog writes lines through a buffer: "<SYMBOL> <tradeId>\n" for
+// every generated trade (Config.TradeLog) or "<SYMBOL> <u> <hash>\n" for
+// every depth update batch (Config.BookLog). It is used by the generation
+// goroutine only; flush is called when generation ends (and every second
+// for the book log). After the first write error it logs once and stops
+// writing. A nil *tradeLog discards.
 type tradeLog struct {
-	w   *bufio.Writer
-	err error
-	log *slog.Logger
+	w    *bufio.Writer
+	err  error
+	log  *slog.Logger
+	name string
 }
 
-func newTradeLog(w io.Writer, log *slog.Logger) *tradeLog {
+func newTradeLog(w io.Writer, log *slog.Logger, name string) *tradeLog {
 	if w == nil {
 		return nil
 	}
-	return &tradeLog{w: bufio.NewWriterSize(w, 256<<10), log: log}
+	return &tradeLog{w: bufio.NewWriterSize(w, 256<<10), log: log, name: name}
 }
 
 // write appends already formatted lines.
@@ -44,5 +47,5 @@ func (l *tradeLog) flush() {
 
 func (l *tradeLog) fail(err error) {
 	l.err = err
-	l.log.Error("trade log write failed; trade log disabled", "err", err)
+	l.log.Error(l.name+" write failed; disabled", "err", err)
 }

@@ -23,12 +23,49 @@ import (
 // protocol violation or an oversized message with a close frame from the
 // read side, after which the connection is torn down anyway.
 
-// Stream kinds the simulator publishes. A depth or bookTicker kind is
-// added here, parsed in parseStream and produced by the generator.
+// Stream kinds the simulator publishes; kindSuffix maps each to the part
+// of its stream name after "<symbol>@".
 const (
-	kindTrade = iota
+	kindTrade         = iota
+	kindDepth         // diff depth, 1000ms
+	kindDepth100      // diff depth, 100ms
+	kindBookTicker    // every change of the best bid or ask
+	kindPartial5      // partial book depth, 1000ms
+	kindPartial10     //
+	kindPartial20     //
+	kindPartial5Fast  // partial book depth, 100ms
+	kindPartial10Fast //
+	kindPartial20Fast //
 	numServedKinds
 )
+
+var kindSuffix = [numServedKinds]string{
+	kindTrade:         "trade",
+	kindDepth:         "depth",
+	kindDepth100:      "depth@100ms",
+	kindBookTicker:    "bookTicker",
+	kindPartial5:      "depth5",
+	kindPartial10:     "depth10",
+	kindPartial20:     "depth20",
+	kindPartial5Fast:  "depth5@100ms",
+	kindPartial10Fast: "depth10@100ms",
+	kindPartial20Fast: "depth20@100ms",
+}
+
+// partialLevels is the number of levels of a partial depth kind.
+func partialLevels(kind int) int {
+	switch kind {
+	case kindPartial5, kindPartial5Fast:
+		return 5
+	case kindPartial10, kindPartial10Fast:
+		return 10
+	}
+	return 20
+}
+
+// isDiffDepth reports whether kind is a diff depth stream (the kinds with
+// update-id continuity, where gap and reorder faults apply).
+func isDiffDepth(kind uint8) bool { return kind == kindDepth || kind == kindDepth100 }
 
 // frameKind says how the writer treats a queued frame.
 type frameKind uint8
@@ -47,6 +84,7 @@ type outFrame struct {
 	rawOff int32
 	sym    int32
 	kind   frameKind
+	stream uint8 // stream kind (kindTrade, ...) of a frameEvent
 }
 
 // closeRequest asks the writer to end the connection.
@@ -75,7 +113,8 @@ type wsConn struct {
 	nc net.Conn
 
 	combined atomic.Bool
-	tradeSub []atomic.Bool // by symbol index; checked by the writer
+	nsym     int
+	sub      []atomic.Bool // by kind*nsym + symbol index; checked by the writer
 
 	// Guarded by s.subMu.
 	streams   []string
@@ -102,7 +141,12 @@ type wsConn struct {
 	hdr    [14]byte
 	faults *faultInjector
 	stale  bool
+	held   outFrame  // diff depth event held back by the reorder fault
+	heldAt time.Time // when it was held
 }
+
+// subFlag is the flag saying c is subscribed to kind of symbol index sym.
+func (c *wsConn) subFlag(kind, sym int) *atomic.Bool { return &c.sub[kind*c.nsym+sym] }
 
 var upgrader = websocket.Upgrader{
 	HandshakeTimeout:  10 * time.Second,
@@ -175,7 +219,8 @@ func (s *Server) newConn(ws *websocket.Conn, combined bool) *wsConn {
 		id:         s.nextConnID,
 		ws:         ws,
 		nc:         ws.NetConn(),
-		tradeSub:   make([]atomic.Bool, len(s.syms)),
+		nsym:       len(s.syms),
+		sub:        make([]atomic.Bool, numServedKinds*len(s.syms)),
 		streamSet:  make(map[string]struct{}),
 		limit:      s.cfg.SendQueue,
 		wakeC:      make(chan struct{}, 1),

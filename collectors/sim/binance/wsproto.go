@@ -29,7 +29,8 @@ type streamRef struct {
 
 // parseStream validates a stream name such as "btcusdt@trade". Any
 // syntactically valid Binance stream is accepted, as Binance does, but
-// only <symbol>@trade of a listed symbol carries data. Symbols must be
+// only the kinds of kindSuffix (trade, depth, depth@100ms, bookTicker,
+// depth5/10/20 with optional @100ms) of a listed symbol carry data. Symbols must be
 // lower case: an upper-case name is rejected rather than silently
 // delivering nothing, so collector bugs surface.
 func (s *Server) parseStream(name string) (streamRef, error) {
@@ -58,8 +59,14 @@ func (s *Server) parseStream(name string) (streamRef, error) {
 		}
 	}
 	ref.sym = s.byLower[sym]
-	if ref.sym != nil && name[at+1:] == "trade" {
-		ref.kind = kindTrade
+	if ref.sym != nil {
+		suffix := name[at+1:]
+		for k, sfx := range kindSuffix {
+			if suffix == sfx {
+				ref.kind = k
+				break
+			}
+		}
 	}
 	return ref, nil
 }
@@ -116,7 +123,7 @@ func (s *Server) subscribe(c *wsConn, names []string, onValid func()) string {
 		c.streamSet[n] = struct{}{}
 		c.streams = append(c.streams, n)
 		if ref := refs[i]; ref.sym != nil && ref.kind >= 0 {
-			c.tradeSub[ref.sym.index].Store(true) // before the list: no frame is filtered
+			c.subFlag(ref.kind, ref.sym.index).Store(true) // before the list: no frame is filtered
 			s.addSubLocked(ref, c)
 		}
 	}
@@ -159,7 +166,7 @@ func (s *Server) unsubscribeLocked(c *wsConn, name string) {
 	}
 	if ref, err := s.parseStream(name); err == nil && ref.sym != nil && ref.kind >= 0 {
 		s.removeSubLocked(ref, c)
-		c.tradeSub[ref.sym.index].Store(false)
+		c.subFlag(ref.kind, ref.sym.index).Store(false)
 	}
 }
 

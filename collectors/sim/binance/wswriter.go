@@ -101,7 +101,10 @@ func (c *wsConn) flushQueue(bw *bufio.Writer) error {
 	if c.stale || len(batch) == 0 {
 		return nil
 	}
-	var sent, dropped, dup, mal int64
+	var n flushCounts
+	if c.held.b != nil {
+		c.releaseHeld(bw, &n)
+	}
 	for i := range batch {
 		f := &batch[i]
 		switch f.kind {
@@ -110,40 +113,126 @@ func (c *wsConn) flushQueue(bw *bufio.Writer) error {
 		case framePong:
 			c.writeFrame(bw, opPong, f.b)
 		case frameEvent:
-			if !c.tradeSub[f.sym].Load() {
+			if !c.subFlag(int(f.stream), int(f.sym)).Load() {
 				continue // unsubscribed after it was queued
 			}
-			payload := f.b
-			if !c.combined.Load() {
-				payload = f.b[f.rawOff : len(f.b)-1]
+			if f.stream != kindTrade {
+				c.writeBookFrame(bw, f, &n)
+				continue
 			}
+			payload := c.payload(f)
 			switch c.faults.decide() {
 			case faultDrop:
-				dropped++
+				n.dropped++
 				continue
 			case faultDuplicate:
-				dup++
-				sent++
+				n.dup++
+				n.sent++
 				c.writeFrame(bw, opText, payload)
 			case faultMalformed:
-				mal++
+				n.mal++
 				payload = c.faults.malform(payload)
 			}
-			sent++
+			n.sent++
 			c.writeFrame(bw, opText, payload)
 		}
 	}
-	st := &c.s.stats
-	st.framesSent.Add(sent)
-	if dropped|dup|mal != 0 {
-		st.dropped.Add(dropped)
-		st.duplicated.Add(dup)
-		st.malformed.Add(mal)
-	}
+	n.add(&c.s.stats)
 	if err := c.nc.SetWriteDeadline(time.Now().Add(DefaultWriteTimeout)); err != nil {
 		return err
 	}
 	return bw.Flush()
+}
+
+// flushCounts accumulates one flush's counters.
+type flushCounts struct {
+	sent, dropped, dup, mal                          int64
+	book, gaps, bookDropped, bookDup, reord, bookMal int64
+}
+
+func (n *flushCounts) add(st *counters) {
+	st.framesSent.Add(n.sent + n.book)
+	if n.dropped|n.dup|n.mal != 0 {
+		st.dropped.Add(n.dropped)
+		st.duplicated.Add(n.dup)
+		st.malformed.Add(n.mal)
+	}
+	if n.book != 0 {
+		st.depthFrames.Add(n.book)
+	}
+	if n.gaps|n.bookDropped|n.bookDup|n.reord|n.bookMal != 0 {
+		st.depthGaps.Add(n.gaps)
+		st.depthDropped.Add(n.bookDropped)
+		st.depthDuplicated.Add(n.bookDup)
+		st.depthReordered.Add(n.reord)
+		st.depthMalformed.Add(n.bookMal)
+		st.malformed.Add(n.bookMal)
+	}
+}
+
+// payload returns the raw or combined form of an event for this connection.
+func (c *wsConn) payload(f *outFrame) []byte {
+	if c.combined.Load() {
+		return f.b
+	}
+	return f.b[f.rawOff : len(f.b)-1]
+}
+
+// heldTimeout bounds how long a reordered event waits for the next event
+// of its stream; then it is sent late rather than never.
+const heldTimeout = 2 * time.Second
+
+// writeBookFrame writes an order-book frame (diff depth, partial depth,
+// bookTicker) applying the depth faults. A diff depth event picked for
+// reordering is held and written right after the next event of the same
+// stream.
+func (c *wsConn) writeBookFrame(bw *bufio.Writer, f *outFrame, n *flushCounts) {
+	diff := isDiffDepth(f.stream)
+	if diff && c.held.b != nil && c.held.sym == f.sym && c.held.stream == f.stream {
+		c.writeFrame(bw, opText, c.payload(f))
+		c.writeFrame(bw, opText, c.payload(&c.held))
+		c.held = outFrame{}
+		n.book += 2
+		return
+	}
+	payload := c.payload(f)
+	switch c.faults.decideDepth(diff) {
+	case faultGap:
+		n.gaps++
+		return
+	case faultDrop:
+		n.bookDropped++
+		return
+	case faultDuplicate:
+		n.bookDup++
+		n.book++
+		c.writeFrame(bw, opText, payload)
+	case faultReorder:
+		if c.held.b == nil { // one held event at a time; otherwise no fault
+			c.held, c.heldAt = *f, time.Now()
+			n.reord++
+			return
+		}
+	case faultMalformed:
+		n.bookMal++
+		payload = c.faults.malform(payload)
+	}
+	n.book++
+	c.writeFrame(bw, opText, payload)
+}
+
+// releaseHeld sends a held event late if its stream stayed silent for
+// heldTimeout, or forgets it if the stream was unsubscribed.
+func (c *wsConn) releaseHeld(bw *bufio.Writer, n *flushCounts) {
+	if !c.subFlag(int(c.held.stream), int(c.held.sym)).Load() {
+		c.held = outFrame{}
+		return
+	}
+	if time.Since(c.heldAt) >= heldTimeout {
+		c.writeFrame(bw, opText, c.payload(&c.held))
+		c.held = outFrame{}
+		n.book++
+	}
 }
 
 // writeFrame buffers one frame; errors surface at Flush.
