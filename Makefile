@@ -45,10 +45,9 @@ bench-clickhouse: services-up
 	TICKFLOW_CLICKHOUSE=127.0.0.1:19000 $(GO) test -tags integration -run '^$$' \
 	  -bench IntegrationWrite -benchtime 20x ./sink/clickhouse/
 
-# The long kill test (minutes; not in CI): KILLS and KILL_TEST_SECONDS tune it.
+# The long kill test (minutes; not in CI): KILLS=100 by default.
 kill-test-long:
-	TICKFLOW_KILLS=$${KILLS:-100} TICKFLOW_KILL_SECONDS=$${KILL_TEST_SECONDS:-600} \
-	  $(GO) test -tags integration -run 'Integration_KillRestart' -timeout 60m -v ./cmd/tickflow/
+	bash scripts/kill-test-long.sh
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)

@@ -130,6 +130,16 @@ func TestIntegration_KillRestart(t *testing.T) {
 		return len(missingFrom(generated, rows)) == 0
 	})
 
+	// `tickflow sql` answers while the pipeline runs (DuckDB admits one process per file, so
+	// the CLI goes through the running process).
+	live, err := exec.Command(bin, "sql", "--data-dir", dataDir, "SELECT count(*) FROM trades").Output()
+	if err != nil {
+		t.Fatalf("tickflow sql while running: %v", err)
+	}
+	if rows := parseCSV(string(live)); len(rows) != 1 || rows[0][0] != strconv.Itoa(len(stored)) {
+		t.Fatalf("tickflow sql while running = %q, want %d", live, len(stored))
+	}
+
 	stopStart := time.Now()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
