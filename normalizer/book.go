@@ -102,6 +102,8 @@ type book struct {
 	HasBidFloor bool   `json:"has_bid_floor"`
 	HasAskCeil  bool   `json:"has_ask_ceil"`
 	SnapDepth   uint32 `json:"snap_depth"` // the snapshot limit the book was built from
+	// LastSnapPub is the receive time of the last snapshot published for the book.
+	LastSnapPub int64 `json:"last_snap_pub"`
 
 	// ring holds recent applied deltas so a refresh snapshot older than the book can be
 	// rolled forward; pending holds a refresh snapshot newer than the book until the book

@@ -62,7 +62,13 @@ func (n *Normalizer) onBook(ctx context.Context, bp collectors.BookParser, m *co
 	if b.pending != nil && b.LastID >= b.pending.LastID {
 		p := b.pending
 		b.pending = nil
-		if err := n.refresh(ctx, bp, b, p); err != nil {
+		if err := n.refresh(ctx, bp, b, p, &m.Header); err != nil {
+			return err
+		}
+	} else if n.cfg.BookSnapshotEvery > 0 && m.RecvTime-b.LastSnapPub >= int64(n.cfg.BookSnapshotEvery) {
+		// Periodic full snapshot: a consumer starting from the live end (a new gateway) or
+		// rebuilding from the store needs a recent base. Deterministic: driven by receive times.
+		if err := n.publishSnapshot(ctx, b, &m.Header); err != nil {
 			return err
 		}
 	}
@@ -76,7 +82,10 @@ func (n *Normalizer) onBook(ctx context.Context, bp collectors.BookParser, m *co
 // position with the remembered deltas, it extends how deep the book is known right and
 // checks the current book for drift (they must agree within the old known depth). A
 // snapshot newer than the book waits until the book catches up.
-func (n *Normalizer) refresh(ctx context.Context, bp collectors.BookParser, b *book, snap *collectors.BookMsg) error {
+//
+// h is the header of the record being processed: the published snapshot takes its provenance
+// (with a distinct index), so it sorts after everything published for the book before.
+func (n *Normalizer) refresh(ctx context.Context, bp collectors.BookParser, b *book, snap *collectors.BookMsg, h *md.Header) error {
 	if snap.LastID > b.LastID {
 		c := *snap
 		c.Bids = append([]md.Level(nil), snap.Bids...)
@@ -126,10 +135,22 @@ func (n *Normalizer) refresh(ctx context.Context, bp collectors.BookParser, b *b
 	b.Asks, nb.Asks = nb.Asks, b.Asks
 	b.PxScale, b.QtyScale = nb.PxScale, nb.QtyScale
 	b.BidFloor, b.AskCeil, b.HasBidFloor, b.HasAskCeil, b.SnapDepth = nb.BidFloor, nb.AskCeil, nb.HasBidFloor, nb.HasAskCeil, nb.SnapDepth
+	return n.publishSnapshot(ctx, b, h)
+}
+
+// snapshotIndex offsets the provenance index of snapshots published on top of a record's
+// own messages, keeping provenance unique and increasing per book.
+const snapshotIndex = 1 << 20
+
+// publishSnapshot publishes the whole book as a snapshot message, with h's provenance.
+func (n *Normalizer) publishSnapshot(ctx context.Context, b *book, h *md.Header) error {
 	u := &n.bu
-	*u = md.BookUpdate{Header: snap.Header, Snapshot: true, FirstID: b.LastID, LastID: b.LastID, Depth: b.knownDepth(),
+	*u = md.BookUpdate{Header: *h, Snapshot: true, FirstID: b.LastID, LastID: b.LastID, Depth: b.knownDepth(),
 		Bids: b.Bids.appendLevels(u.Bids[:0], b.PxScale, b.QtyScale, 0),
 		Asks: b.Asks.appendLevels(u.Asks[:0], b.PxScale, b.QtyScale, 0)}
+	u.Symbol = b.Symbol
+	u.Prov.Index += snapshotIndex
+	b.LastSnapPub = h.RecvTime
 	return n.publishBook(ctx, b, u)
 }
 
@@ -172,7 +193,7 @@ func (n *Normalizer) requestSnapshot(ctx context.Context, b *book, h *md.Header,
 
 func (n *Normalizer) onSnapshot(ctx context.Context, bp collectors.BookParser, b *book, m *collectors.BookMsg) error {
 	if b.Live {
-		return n.refresh(ctx, bp, b, m)
+		return n.refresh(ctx, bp, b, m, &m.Header)
 	}
 	// Drop buffered deltas the snapshot already contains; the first remaining one must
 	// bridge it. If the snapshot is older than the buffer can bridge, wait for a newer one
@@ -209,6 +230,7 @@ func (n *Normalizer) onSnapshot(ctx context.Context, bp collectors.BookParser, b
 		return nil
 	}
 	b.Live = true
+	b.LastSnapPub = m.RecvTime
 	b.ring, b.ringNext, b.pending = b.ring[:0], 0, nil
 	u := &n.bu
 	*u = md.BookUpdate{Header: m.Header, Snapshot: true, FirstID: b.LastID, LastID: b.LastID, Depth: b.knownDepth(),

@@ -25,6 +25,10 @@ type Config struct {
 	CheckpointEvery time.Duration
 	// PollMax is the most raw records processed per poll (default 2000).
 	PollMax int
+	// BookSnapshotEvery publishes a full snapshot of every live book this often (by venue
+	// receive time), so consumers starting at the live end and store rebuilds have a recent
+	// base (default 30s; negative disables).
+	BookSnapshotEvery time.Duration
 }
 
 func (c *Config) setDefaults() {
@@ -33,6 +37,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PollMax <= 0 {
 		c.PollMax = 2000
+	}
+	if c.BookSnapshotEvery == 0 {
+		c.BookSnapshotEvery = 30 * time.Second
 	}
 }
 

@@ -31,11 +31,32 @@ func TestParseChannel(t *testing.T) {
 		{in: "trades:bin*:BTC", wantErr: ErrChannelSyntax, errHas: "must stand alone"},
 		{in: "trades:binance:BTC USDT", wantErr: ErrChannelSyntax, errHas: "character"},
 		{in: "trades:bin.ance:BTC", wantErr: ErrChannelSyntax, errHas: "character '.'"},
-		{in: "trades:binance:BTC-USDT@depth=20", wantErr: ErrChannelSyntax, errHas: "options"},
+		{in: "trades:binance:BTC-USDT@20", wantErr: ErrChannelSyntax, errHas: "only book channels"},
+		{in: "bbo:binance:BTC-USDT@20", wantErr: ErrChannelSyntax, errHas: "only book channels"},
+		{in: "trades:binance:BTC-USDT?x", wantErr: ErrChannelSyntax, errHas: "options"},
+		{in: "book:binance:BTC-USDT#x", wantErr: ErrChannelSyntax, errHas: "options"},
+		{in: "book:binance:BTC-USDT", want: "book:binance:BTC-USDT"},
+		{in: "book:Binance:btc-usdt@20", want: "book:binance:BTC-USDT@20"},
+		{in: "book:*:*@1", want: "book:*:*@1"},
+		{in: "book:binance:*@1000", want: "book:binance:*@1000"},
+		{in: "book:binance:BTC-USDT@50", want: "book:binance:BTC-USDT@50"},
+		{in: "bbo:*:ETH-USDT", want: "bbo:*:ETH-USDT"},
+		{in: "book:binance:BTC-USDT@depth=20", wantErr: ErrChannelSyntax, errHas: "bad book depth"},
+		{in: "book:binance:BTC-USDT@", wantErr: ErrChannelSyntax, errHas: "bad book depth"},
+		{in: "book:binance:BTC-USDT@0", wantErr: ErrChannelSyntax, errHas: "bad book depth"},
+		{in: "book:binance:BTC-USDT@020", wantErr: ErrChannelSyntax, errHas: "bad book depth"},
+		{in: "book:binance:BTC-USDT@1001", wantErr: ErrChannelSyntax, errHas: "over the limit of 1000"},
+		{in: "book:binance:BTC-USDT@99999", wantErr: ErrChannelSyntax, errHas: "bad book depth"},
+		{in: "book:binance:BTC-USDT@-5", wantErr: ErrChannelSyntax, errHas: "bad book depth"},
+		{in: "book:binance:BTC-USDT@20@30", wantErr: ErrChannelSyntax, errHas: "bad book depth"},
+		{in: "book:binance@5:BTC-USDT", wantErr: ErrChannelSyntax, errHas: "at the end"},
+		{in: "book@5:binance:BTC-USDT", wantErr: ErrChannelSyntax, errHas: "at the end"},
+		{in: "book:binance:BTC-*@5", wantErr: ErrChannelSyntax, errHas: "must stand alone"},
 		{in: "trades:" + strings.Repeat("a", 33) + ":X", wantErr: ErrChannelSyntax, errHas: "longer than 32"},
 		{in: "trades:x:" + strings.Repeat("A", 65), wantErr: ErrChannelSyntax, errHas: "longer than 64"},
-		{in: "tradez:binance:BTC-USDT", wantErr: ErrUnknownKind, errHas: "available kinds: trades, integrity"},
-		{in: "book:binance:BTC-USDT", wantErr: ErrUnknownKind, errHas: "not served by this gateway version yet"},
+		{in: "tradez:binance:BTC-USDT", wantErr: ErrUnknownKind, errHas: "available kinds: trades, integrity, book, bbo"},
+		{in: "candles:binance:BTC-USDT", wantErr: ErrUnknownKind, errHas: "not served by this gateway version yet"},
+		{in: "book_status:binance:BTC-USDT", wantErr: ErrUnknownKind, errHas: "travel on book channels"},
 		{in: "Trades:binance:BTC-USDT", wantErr: ErrUnknownKind, errHas: `use "trades"`},
 		{in: "*:binance:BTC-USDT", wantErr: ErrUnknownKind},
 		{in: "", wantErr: ErrChannelSyntax},
@@ -115,4 +136,42 @@ func TestChannelMatches(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzParseChannel checks the channel grammar, including the book depth option: it never
+// panics, errors wrap the documented sentinels, accepted names are canonical (they differ
+// from the input only in case and parse back to the same Channel), and a depth is present
+// exactly when the name has an @ option, on book channels only, within 1..MaxBookDepth.
+// Run: go test -fuzz FuzzParseChannel ./stream
+func FuzzParseChannel(f *testing.F) {
+	for _, s := range []string{"book:binance:BTC-USDT@20", "book:*:*@1000", "book:*:*@1001", "book:a:B@020",
+		"book:a:B@", "book:a:B@0", "trades:a:B@5", "bbo:*:ETH-USDT", "book:a@1:B", "book:a:B@1@2",
+		"book:Binance:btc-usdt@7", "book:a:B?depth=5", "integrity:*:*", "book:a:B@٣"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ch, err := ParseChannel(s)
+		if err != nil {
+			if !errors.Is(err, ErrChannelSyntax) && !errors.Is(err, ErrUnknownKind) {
+				t.Fatalf("%q: error %v wraps neither sentinel", s, err)
+			}
+			return
+		}
+		if ch.Depth > MaxBookDepth || (ch.Depth != 0 && ch.Kind != KindBook) {
+			t.Fatalf("%q: depth %d on %v", s, ch.Depth, ch.Kind)
+		}
+		if d := ch.BookDepth(); d < 1 || d > MaxBookDepth || (ch.Depth != 0 && d != int(ch.Depth)) {
+			t.Fatalf("%q: BookDepth %d", s, d)
+		}
+		if strings.Contains(s, "@") != (ch.Depth != 0) {
+			t.Fatalf("%q: @ in name but depth %d", s, ch.Depth)
+		}
+		if !strings.EqualFold(ch.String(), s) {
+			t.Fatalf("%q canonicalizes to %q: more than case changed", s, ch.String())
+		}
+		again, err := ParseChannel(ch.String())
+		if err != nil || again != ch {
+			t.Fatalf("%q: canonical %q does not round-trip: %v %v", s, ch.String(), again, err)
+		}
+	})
 }

@@ -33,8 +33,8 @@ var reasonNames = [...]string{"", "peer", "write_error", "slow_consumer", "rate_
 //   - the writer goroutine: the only one writing data frames to ws;
 //   - the publisher (under Gateway.pubMu): owns lastPub and calls enqueue.
 //
-// mu guards the queue and closing; it is taken inside a shard read lock by the publisher,
-// so code holding mu must not take a shard lock.
+// mu guards the queue, closing, bboSlot and resync; it is taken inside a shard read lock by
+// the publisher, so code holding mu must not take a shard lock.
 type conn struct {
 	g   *Gateway
 	ws  *websocket.Conn
@@ -42,10 +42,18 @@ type conn struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	queue   []*message
+	queue   []*message // may hold nils: book frames dropped from the backlog
 	spare   []*message
 	queued  int // bytes enqueued and not yet written (including the batch being written)
 	closing closeReason
+	// bboSlot is the queue index of the not yet written BBO frame of each channel, so a
+	// newer one replaces it (conflation). Reset when the writer takes the queue.
+	bboSlot map[*chanState]int
+	// resync holds the book streams this client fell behind on: their frames are not
+	// queued until Gateway.resync queues a fresh snapshot. The value says the
+	// slow_consumer note (book_status invalid) is still owed.
+	resync     map[*bookClass]bool
+	resyncList []*bookClass // Gateway.resync's scratch (under pubMu)
 
 	wake       chan struct{} // cap 1: something was queued or closing was set
 	readerDone chan struct{}
@@ -87,32 +95,55 @@ func (c *conn) signal() {
 	}
 }
 
-// enqueue adds m to the queue, taking a reference. It never blocks on the network. If the
-// queue would exceed ClientQueueBytes the client becomes a slow consumer: its queue is
-// dropped and the writer disconnects it. It reports whether m was queued.
+// overflowsLocked reports whether n more bytes would take the queue over
+// ClientQueueBytes. A frame larger than the limit is accepted into an empty queue (a deep
+// book snapshot can be), so memory stays bounded by the limit plus one frame.
+func (c *conn) overflowsLocked(n int) bool {
+	return c.queued > 0 && c.queued+n > c.g.cfg.ClientQueueBytes
+}
+
+// appendLocked queues m, taking a reference, and reports whether the writer needs a
+// wake-up: a non-empty queue already has one pending (the writer empties the queue and
+// then waits for the next signal), so only the first message signals.
+func (c *conn) appendLocked(m *message) bool {
+	m.retain()
+	c.queue = append(c.queue, m)
+	c.queued += len(m.buf)
+	return len(c.queue) == 1
+}
+
+// slowLocked makes the client a slow consumer: its queue is dropped and the writer
+// disconnects it. The caller signals the writer after unlocking.
+func (c *conn) slowLocked() {
+	c.closing = reasonSlow
+	c.dropQueueLocked()
+	c.g.m.slow.Inc()
+	c.g.m.clientErrors[CodeSlowConsumer].Inc()
+}
+
+// enqueue adds m (a trade, integrity or control frame) to the queue, taking a reference.
+// It never blocks on the network. If the queue would exceed ClientQueueBytes, the client's
+// book backlogs are dropped first (those streams resume with a snapshot later); if that
+// is not enough the client becomes a slow consumer and is disconnected. It reports
+// whether m was queued.
 func (c *conn) enqueue(m *message) bool {
 	c.mu.Lock()
 	if c.closing != reasonNone {
 		c.mu.Unlock()
 		return false
 	}
-	if c.queued+len(m.buf) > c.g.cfg.ClientQueueBytes {
-		c.closing = reasonSlow
-		c.dropQueueLocked()
-		c.mu.Unlock()
-		c.signal()
-		c.g.m.slow.Inc()
-		c.g.m.clientErrors[CodeSlowConsumer].Inc()
-		return false
+	if c.overflowsLocked(len(m.buf)) {
+		c.evictBooksLocked()
+		if c.overflowsLocked(len(m.buf)) {
+			c.slowLocked()
+			c.mu.Unlock()
+			c.signal()
+			return false
+		}
 	}
-	m.retain()
-	c.queue = append(c.queue, m)
-	c.queued += len(m.buf)
-	first := len(c.queue) == 1
+	first := c.appendLocked(m)
 	c.mu.Unlock()
 	if first {
-		// A non-empty queue already has a wake-up pending (the writer empties the queue
-		// and then waits for the next signal), so only the first message signals.
 		c.signal()
 	}
 	return true
@@ -120,11 +151,15 @@ func (c *conn) enqueue(m *message) bool {
 
 func (c *conn) dropQueueLocked() {
 	for i, m := range c.queue {
-		c.queued -= len(m.buf)
-		m.release()
+		if m != nil {
+			c.queued -= len(m.buf)
+			m.release()
+		}
 		c.queue[i] = nil
 	}
 	c.queue = c.queue[:0]
+	clear(c.bboSlot)
+	clear(c.resync)
 }
 
 // terminate asks the writer to close the connection for reason (the first reason wins).
@@ -181,6 +216,9 @@ func (c *conn) writeLoop() {
 		c.mu.Lock()
 		batch := c.queue
 		c.queue, c.spare = c.spare, nil
+		if len(c.bboSlot) > 0 {
+			clear(c.bboSlot) // frames taken into the batch can no longer be replaced
+		}
 		reason := c.closing
 		c.mu.Unlock()
 
@@ -193,17 +231,25 @@ func (c *conn) writeLoop() {
 			}
 		}
 		for i, m := range batch {
-			written += len(m.buf)
-			m.release()
-			batch[i] = nil
+			if m != nil {
+				written += len(m.buf)
+				m.release()
+				batch[i] = nil
+			}
 		}
 		c.mu.Lock()
 		c.queued -= written
 		c.spare = batch[:0]
+		// Checked under mu after the bytes are subtracted, so a stream suspended while the
+		// batch was written is seen here or by the next batch.
+		resync := reason == reasonNone && len(c.resync) > 0 && c.queued <= c.g.cfg.ClientQueueBytes/2
 		c.mu.Unlock()
 		if reason != reasonNone {
 			c.finish(reason)
 			return
+		}
+		if resync {
+			c.g.resync(c)
 		}
 	}
 }
@@ -213,6 +259,9 @@ func (c *conn) writeBatch(batch []*message) error {
 	c.raw.beginBatch(time.Now().Add(c.g.cfg.WriteTimeout))
 	var err error
 	for _, m := range batch {
+		if m == nil {
+			continue
+		}
 		if err = c.ws.WriteMessage(websocket.TextMessage, m.buf); err != nil {
 			break
 		}
@@ -228,6 +277,9 @@ func (c *conn) writeBatch(batch []*message) error {
 	var counts [numMsgKinds]int
 	bytes := 0
 	for _, msg := range batch {
+		if msg == nil {
+			continue
+		}
 		counts[msg.kind]++
 		bytes += len(msg.buf)
 		if msg.pub != 0 {
@@ -415,16 +467,24 @@ func (c *conn) subscribe(req *request) {
 	}
 	names := channelNames(req.channels)
 	// Under pubMu the reply and the index change are one point in the event stream: every
-	// event published after it is delivered, none published before it.
+	// event published after it is delivered, none published before it. Book and BBO
+	// channels then get their current state (snapshot or status, latest BBO), still under
+	// pubMu, so nothing is missed or repeated between that state and the next update.
 	c.g.pubMu.Lock()
 	c.sendControl(func(b []byte) []byte {
 		return appendChannelsReply(b, "subscribed", req.id, req.hasID, names)
 	})
+	fresh := make([]Channel, 0, added)
 	for _, ch := range req.channels {
 		if _, ok := c.subs[ch]; !ok {
-			c.subs[ch] = struct{}{}
-			c.g.index.add(ch, c)
+			fresh = append(fresh, ch)
 		}
+	}
+	c.g.initialState(c, fresh) // before c.subs holds them: it skips what c already receives
+	for _, ch := range fresh {
+		c.subs[ch] = struct{}{}
+		c.g.index.add(ch, c)
+		c.g.refOption(ch, 1)
 	}
 	c.g.pubMu.Unlock()
 }
@@ -445,6 +505,7 @@ func (c *conn) unsubscribe(req *request) {
 	for _, ch := range req.channels {
 		delete(c.subs, ch)
 		c.g.index.remove(ch, c)
+		c.g.refOption(ch, -1)
 	}
 	c.sendControl(func(b []byte) []byte {
 		return appendChannelsReply(b, "unsubscribed", req.id, req.hasID, names)
@@ -462,9 +523,12 @@ func channelNames(chs []Channel) []string {
 
 // unsubscribeAll removes every subscription of the connection from the index.
 func (c *conn) unsubscribeAll() {
+	c.g.pubMu.Lock()
 	for ch := range c.subs {
 		c.g.index.remove(ch, c)
+		c.g.refOption(ch, -1)
 	}
+	c.g.pubMu.Unlock()
 	clear(c.subs)
 }
 

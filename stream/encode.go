@@ -30,13 +30,19 @@ type chanState struct {
 	// shards their index shards, resolved once.
 	pats   [4]Channel
 	shards [4]*shard
+	// bbo is the latest BBO of a bbo channel (hasBBO once there is one), for new subscribers.
+	bbo    md.BBO
+	hasBBO bool
 }
 
 func newChanState(ix *index, ch Channel) *chanState {
 	cs := &chanState{ch: ch, name: ch.String()}
 	typ := "trade"
-	if ch.Kind == KindIntegrity {
+	switch ch.Kind {
+	case KindIntegrity:
 		typ = "integrity"
+	case KindBBO:
+		typ = "bbo"
 	}
 	h := append([]byte(nil), `{"type":"`...)
 	h = append(h, typ...)

@@ -33,7 +33,7 @@ func newIndex() *index {
 func (ix *index) shardFor(c Channel) *shard {
 	h := maphash.String(ix.seed, c.Venue)
 	h = h*0x9E3779B97F4A7C15 ^ maphash.String(ix.seed, c.Symbol)
-	h ^= uint64(c.Kind)
+	h ^= uint64(c.Kind) | uint64(c.Depth)<<8
 	return &ix.shards[h%numShards]
 }
 

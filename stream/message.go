@@ -12,10 +12,15 @@ const (
 	msgTrade msgKind = iota
 	msgIntegrity
 	msgControl // welcome, replies and errors
+	msgBookSnapshot
+	msgBookDelta
+	msgBookStatus
+	msgBBO
 	numMsgKinds
 )
 
-var msgKindNames = [numMsgKinds]string{"trade", "integrity", "control"}
+var msgKindNames = [numMsgKinds]string{"trade", "integrity", "control", "book_snapshot", "book_delta",
+	"book_status", "bbo"}
 
 // message is one encoded frame, shared read-only by every client queue that holds it.
 // It is reference counted so its buffer returns to a pool when the last writer is done:
@@ -25,7 +30,10 @@ type message struct {
 	buf  []byte
 	refs atomic.Int32
 	kind msgKind
-	pub  int64 // publish time, ns since Gateway start (monotonic); 0 for control frames
+	pub  int64 // publish time, ns since Gateway start (monotonic); 0 for control frames and snapshots
+	// cls is the book stream (book, depth option) a book frame belongs to, so a client's
+	// backlog of one stream can be found and dropped; nil for other frames.
+	cls *bookClass
 }
 
 // maxPooledMessage keeps unusually large buffers out of the pool.
@@ -39,6 +47,7 @@ func newMessage(kind msgKind) *message {
 	m.buf = m.buf[:0]
 	m.kind = kind
 	m.pub = 0
+	m.cls = nil
 	m.refs.Store(1)
 	return m
 }
@@ -50,6 +59,7 @@ func (m *message) retain() { m.refs.Add(1) }
 func (m *message) release() {
 	switch n := m.refs.Add(-1); {
 	case n == 0:
+		m.cls = nil
 		if cap(m.buf) <= maxPooledMessage {
 			messagePool.Put(m)
 		}

@@ -13,12 +13,17 @@ type metrics struct {
 	slow         prometheus.Counter
 	clientErrors map[ErrorCode]prometheus.Counter
 	latency      prometheus.Histogram
+
+	resnapshots prometheus.Counter // book backlogs dropped for a later snapshot
+	conflated   prometheus.Counter // BBO frames replaced in a queue before being written
+	bookGaps    prometheus.Counter // book messages whose prev_seq did not follow the gateway's book
+	bookIgnored prometheus.Counter // book deltas the gateway could not apply (book not valid)
 }
 
 func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	sent := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tickflow_gateway_messages_sent_total",
-		Help: "Frames written to client sockets, by kind (trade, integrity, control).",
+		Help: "Frames written to client sockets, by kind (trade, integrity, control, book_snapshot, book_delta, book_status, bbo).",
 	}, []string{"kind"})
 	published := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "tickflow_gateway_events_published_total",
@@ -39,10 +44,26 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 		}),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "tickflow_gateway_delivery_latency_seconds",
-			Help:    "Time from PublishTrade/PublishIntegrity to the frame being written to a client socket, per delivery.",
+			Help:    "Time from a Publish* call to the frame being written to a client socket, per delivery (snapshots excluded).",
 			Buckets: prometheus.ExponentialBuckets(25e-6, 2.5, 14), // 25us .. ~3.7s
 		}),
 		clientErrors: make(map[ErrorCode]prometheus.Counter, len(errorCodes)),
+		resnapshots: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickflow_gateway_book_resnapshots_total",
+			Help: "Times a slow client's backlog on a book channel was dropped, to be replaced by a fresh snapshot once it catches up.",
+		}),
+		conflated: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickflow_gateway_bbo_conflated_total",
+			Help: "BBO frames replaced in a client's queue by a newer BBO of the same channel before being written.",
+		}),
+		bookGaps: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickflow_gateway_book_gaps_total",
+			Help: "Book updates whose prev_seq did not follow the gateway's copy of the book (the gateway missed messages); the book is invalid until the next snapshot.",
+		}),
+		bookIgnored: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "tickflow_gateway_book_updates_ignored_total",
+			Help: "Book deltas not applied: the gateway holds no valid copy of the book (no snapshot seen yet, or after a gap), or the delta was already applied (redelivery).",
+		}),
 	}
 	for k := range numMsgKinds {
 		m.sent[k] = sent.WithLabelValues(msgKindNames[k])
@@ -67,7 +88,7 @@ func newMetrics(reg prometheus.Registerer, g *Gateway) *metrics {
 	}, func() float64 { return float64(g.queuedBytes()) })
 	if reg != nil {
 		for _, c := range []prometheus.Collector{sent, published, clientErrors, m.bytesSent, m.slow,
-			m.latency, clients, subs, queued} {
+			m.latency, clients, subs, queued, m.resnapshots, m.conflated, m.bookGaps, m.bookIgnored} {
 			if err := reg.Register(c); err != nil {
 				g.log.Warn("stream: register gateway metric", "err", err)
 			}

@@ -48,6 +48,10 @@ func TestParseRequest(t *testing.T) {
 		{name: "channel not string", in: `{"op":"subscribe","channels":[1],"id":9}`, id: 9, hasID: true, code: CodeBadRequest, errHas: "only strings"},
 		{name: "bad channel", in: `{"op":"subscribe","channels":["trades-binance"],"id":10}`, id: 10, hasID: true, code: CodeBadRequest, errHas: "want <kind>:<venue>:<symbol>"},
 		{name: "unknown kind", in: `{"op":"subscribe","channels":["candles:binance:BTC-USDT"],"id":11}`, id: 11, hasID: true, code: CodeUnknownChannel, errHas: "not served"},
+		{name: "book depths", in: `{"op":"subscribe","channels":["book:binance:BTC-USDT@20","book:Binance:btc-usdt@20","book:*:*"],"id":13}`,
+			op: opSubscribe, id: 13, hasID: true, chans: []string{"book:binance:BTC-USDT@20", "book:*:*"}},
+		{name: "bad book depth", in: `{"op":"subscribe","channels":["book:binance:BTC-USDT@2000"],"id":14}`, id: 14, hasID: true,
+			code: CodeBadRequest, errHas: "over the limit of 1000"},
 		{name: "too many in one request", in: `{"op":"subscribe","channels":["trades:a:A","trades:a:B","trades:a:C","trades:a:D"],"id":12}`,
 			id: 12, hasID: true, code: CodeTooManySubscriptions, errHas: "over the limit of 3"},
 	}
@@ -87,6 +91,9 @@ func TestParseRequest(t *testing.T) {
 func FuzzClientMessage(f *testing.F) {
 	f.Add([]byte(`{"op":"subscribe","channels":["trades:binance:BTC-USDT","trades:*:*"],"id":1}`))
 	f.Add([]byte(`{"op":"ping","id":7}`))
+	f.Add([]byte(`{"op":"subscribe","channels":["book:binance:BTC-USDT@20","book:*:*","bbo:*:ETH-USDT"],"id":2}`))
+	f.Add([]byte(`{"op":"subscribe","channels":["book:binance:BTC-USDT@0","book:a:B@1001"]}`))
+	f.Add([]byte(`{"op":"unsubscribe","channels":["book:Binance:btc-usdt@5","book:binance:BTC-USDT@5"],"id":3}`))
 	var s jsonscan.Scanner
 	f.Fuzz(func(t *testing.T, in []byte) {
 		const max = 8

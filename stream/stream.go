@@ -20,7 +20,8 @@ import (
 )
 
 // Gateway fans unified market-data events out to WebSocket clients. Create it with New,
-// mount Handler, feed it with PublishTrade and PublishIntegrity, and stop it with Close.
+// mount Handler, feed it with PublishTrade, PublishIntegrity, PublishBookUpdate,
+// PublishBookStatus and PublishBBO, and stop it with Close.
 type Gateway struct {
 	cfg      Config
 	log      *slog.Logger
@@ -34,8 +35,16 @@ type Gateway struct {
 	// publisher state
 	pubMu  sync.Mutex
 	chans  map[Channel]*chanState // keyed by the event's (kind, venue, symbol) as given
+	canon  map[Channel]*chanState // keyed by the canonical channel
+	bbos   []*chanState           // the BBO channels, for wildcard subscriptions
 	pubSeq uint64                 // publish counter, for per-connection dedup
 	closed atomic.Bool
+
+	books       map[Channel]*bookState  // keyed by (book, venue, symbol) as given
+	booksCanon  map[Channel]*bookState  // keyed by the canonical channel
+	bookOptRefs [MaxBookDepth + 1]int32 // subscriptions per book depth option (0 = none given)
+	bookOptGen  uint64                  // bumped when an option comes into use
+	bscr        bookScratch
 
 	mu      sync.Mutex
 	clients map[*conn]struct{}
@@ -57,13 +66,16 @@ func New(cfg Config, reg prometheus.Registerer, log *slog.Logger) *Gateway {
 	}
 	now := time.Now()
 	g := &Gateway{
-		cfg:     cfg.withDefaults(),
-		log:     log,
-		index:   newIndex(),
-		start:   now,
-		epoch:   strconv.FormatInt(now.UnixNano(), 10),
-		chans:   make(map[Channel]*chanState),
-		clients: make(map[*conn]struct{}),
+		cfg:        cfg.withDefaults(),
+		log:        log,
+		index:      newIndex(),
+		start:      now,
+		epoch:      strconv.FormatInt(now.UnixNano(), 10),
+		chans:      make(map[Channel]*chanState),
+		canon:      make(map[Channel]*chanState),
+		books:      make(map[Channel]*bookState),
+		booksCanon: make(map[Channel]*bookState),
+		clients:    make(map[*conn]struct{}),
 	}
 	for _, t := range cfg.Tokens {
 		if t != "" {
@@ -119,7 +131,14 @@ func (g *Gateway) channel(kind ChannelKind, venue, symbol string) *chanState {
 		return cs
 	}
 	canon := Channel{Kind: kind, Venue: strings.ToLower(venue), Symbol: strings.ToUpper(symbol)}
-	cs := newChanState(g.index, canon)
+	cs, ok := g.canon[canon]
+	if !ok {
+		cs = newChanState(g.index, canon)
+		g.canon[canon] = cs
+		if kind == KindBBO {
+			g.bbos = append(g.bbos, cs)
+		}
+	}
 	g.chans[key] = cs
 	return cs
 }

@@ -103,10 +103,15 @@ type fanoutRig struct {
 }
 
 func newFanoutRig(tb testing.TB, subs int) *fanoutRig {
+	return newFanoutRigChannel(tb, subs, "trades:*:*")
+}
+
+// newFanoutRigChannel is newFanoutRig with subscribers of channel.
+func newFanoutRigChannel(tb testing.TB, subs int, channel string) *fanoutRig {
 	r := &fanoutRig{h: newHarness(tb, Config{}), subs: subs, reached: make(chan struct{}, 1)}
 	for i := range subs {
 		c := r.h.dial("", nil)
-		c.subscribe(i+1, "trades:*:*")
+		c.subscribe(i+1, channel)
 		r.conns = append(r.conns, c.ws)
 		r.wg.Add(1)
 		go func() {

@@ -310,7 +310,7 @@ func TestBadRequestsKeepConnection(t *testing.T) {
 	}{
 		{`not json`, CodeBadRequest, "", "not valid JSON"},
 		{`{"op":"subscribe","channels":["trades:binance"],"id":11}`, CodeBadRequest, "11", "<kind>:<venue>:<symbol>"},
-		{`{"op":"subscribe","channels":["book:binance:BTC-USDT"],"id":12}`, CodeUnknownChannel, "12", "not served"},
+		{`{"op":"subscribe","channels":["candles:binance:BTC-USDT"],"id":12}`, CodeUnknownChannel, "12", "not served"},
 		{`{"op":"subscribe","channels":["trades:a:A","trades:a:B","trades:a:C"],"id":13}`, CodeTooManySubscriptions, "13", "limit of 2"},
 		{`{"op":"unsubscribe","channels":["trades:a:A"],"id":14}`, CodeBadRequest, "14", "not subscribed"},
 		{`{"op":"dance","id":15}`, CodeBadRequest, "15", "unknown op"},

@@ -189,7 +189,9 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	// 3. Gateway and its live feed.
 	gw := stream.New(stream.Config{Tokens: splitList(cfg.tokens)}, p.reg, log.With("stage", "gateway"))
 	feed := transport.NewConsumer(transport.ConsumerConfig{Brokers: p.brokers, Name: "gateway"}, p.reg, log)
-	if err := p.assignAll(ctx, feed, transport.OffsetNewest, transport.TopicTrades, transport.TopicIntegrity); err != nil {
+	// From the live end: books get their base from the normalizer's periodic snapshots.
+	if err := p.assignAll(ctx, feed, transport.OffsetNewest, transport.TopicTrades, transport.TopicIntegrity,
+		transport.TopicBooks, transport.TopicBBO); err != nil {
 		return err
 	}
 	defer timed(log, "gateway feed close", feed.Close)
@@ -445,6 +447,9 @@ func feedGateway(ctx context.Context, c *transport.Consumer, gw *stream.Gateway)
 	dec := md.NewDecoder()
 	var t md.Trade
 	var e md.Integrity
+	var u md.BookUpdate
+	var st md.BookStatus
+	var q md.BBO
 	for {
 		msgs, err := c.Poll(ctx, 1000)
 		if err != nil {
@@ -463,6 +468,18 @@ func feedGateway(ctx context.Context, c *transport.Consumer, gw *stream.Gateway)
 			case md.KindIntegrity:
 				if dec.DecodeIntegrity(&e, msgs[i].Value) == nil {
 					gw.PublishIntegrity(&e)
+				}
+			case md.KindBookUpdate:
+				if dec.DecodeBookUpdate(&u, msgs[i].Value) == nil {
+					gw.PublishBookUpdate(&u)
+				}
+			case md.KindBookStatus:
+				if dec.DecodeBookStatus(&st, msgs[i].Value) == nil {
+					gw.PublishBookStatus(&st)
+				}
+			case md.KindBBO:
+				if dec.DecodeBBO(&q, msgs[i].Value) == nil {
+					gw.PublishBBO(&q)
 				}
 			}
 		}

@@ -571,6 +571,31 @@ func (c *Client) handle(data []byte) error {
 		if !c.deliver(m) {
 			return ErrClosed
 		}
+	case "book_snapshot", "book_delta", "book_status", "bbo":
+		// Book channels carry the book's own sequence (client.Book checks it) and BBO
+		// channels conflate, so neither is tracked for TypeGap.
+		m := Message{Channel: c.in.Bytes(f.channel), Seq: f.seq}
+		var err error
+		switch string(f.typ) {
+		case "book_snapshot":
+			m.Type, m.BookDepth = TypeBookSnapshot, int(f.depth)
+			err = f.book(&m.Book, true, c.in)
+		case "book_delta":
+			m.Type = TypeBookDelta
+			err = f.book(&m.Book, false, c.in)
+		case "book_status":
+			m.Type = TypeBookStatus
+			err = f.bookStatus(&m.BookStatus, c.in)
+		default:
+			m.Type = TypeBBO
+			err = f.bbo(&m.BBO, c.in)
+		}
+		if err != nil {
+			return fmt.Errorf("%s frame on %s: %w", f.typ, f.channel, err)
+		}
+		if !c.deliver(m) {
+			return ErrClosed
+		}
 	case "subscribed", "unsubscribed", "subscriptions", "pong", "error":
 		return c.reply(f)
 	}
@@ -658,8 +683,14 @@ func (c *Client) forgetSeqs(patterns []string) {
 	}
 }
 
-// matches reports whether pattern kind:venue:symbol ("*" wildcards) covers channel.
+// matches reports whether pattern kind:venue:symbol[@option] ("*" wildcards) covers
+// channel; options must be equal.
 func matches(pattern, channel string) bool {
+	pattern, popt, _ := strings.Cut(pattern, "@")
+	channel, copt, _ := strings.Cut(channel, "@")
+	if popt != copt {
+		return false
+	}
 	for range 3 {
 		p, prest, _ := strings.Cut(pattern, ":")
 		ch, crest, _ := strings.Cut(channel, ":")

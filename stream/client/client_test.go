@@ -159,7 +159,7 @@ func TestSubscribeErrors(t *testing.T) {
 		code  string
 	}{
 		{[]string{"trades:binance"}, CodeBadRequest},
-		{[]string{"book:binance:BTC-USDT"}, CodeUnknownChannel},
+		{[]string{"candles:binance:BTC-USDT"}, CodeUnknownChannel},
 		{[]string{"trades:a:A", "trades:a:B"}, CodeTooManySubscriptions},
 	} {
 		err := c.Subscribe(ctx, tc.chans...)

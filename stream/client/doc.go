@@ -11,10 +11,33 @@
 //		switch m.Type {
 //		case client.TypeTrade:       use(m.Trade)            // md.Trade, exact decimals
 //		case client.TypeIntegrity:   use(m.Integrity)        // gaps, disconnects, resyncs upstream
+//		case client.TypeBookSnapshot, client.TypeBookDelta, client.TypeBookStatus:
+//			book.Apply(&m)                                // see Book
+//		case client.TypeBBO:         use(m.BBO)              // md.BBO
 //		case client.TypeGap:         resync(m.Channel, m.Gap) // this client missed messages
 //		case client.TypeReconnected: log(m.Reconnect)
 //		}
 //	}
+//
+// Book channels: keep a Book per concrete channel and feed it every message; it applies
+// snapshots and deltas, checks their sequence and reports gaps (ErrBookGap):
+//
+//	books := map[string]*client.Book{}
+//	c.Subscribe(ctx, "book:binance:BTC-USDT@20", "book:okx:*")
+//	for {
+//		m, err := c.Next(ctx)
+//		...
+//		if strings.HasPrefix(m.Channel, "book:") && books[m.Channel] == nil {
+//			books[m.Channel] = client.NewBook(m.Channel)
+//		}
+//		for _, b := range books { // a reconnect message concerns every book
+//			if err := b.Apply(&m); err != nil { ... } // ErrBookGap: resubscribe
+//		}
+//		if b := books[m.Channel]; b != nil && b.Valid() { use(b.Bids(), b.Asks()) }
+//	}
+//
+// BBO channels (bbo:<venue>:<symbol>) give TypeBBO messages; a slow client gets the latest
+// BBO rather than every update, so BBO sequence jumps are not reported as gaps.
 //
 // It owns one connection at a time, its reader goroutine, request/reply matching,
 // conversion of frames into md values (prices and quantities as md.Decimal with the scale

@@ -25,9 +25,22 @@ const (
 	// TypeReconnected: the connection dropped and was re-established, and every
 	// subscription restored; Message.Reconnect says why and how.
 	TypeReconnected
+	// TypeBookSnapshot: Message.Book holds the full state of a book channel's top
+	// Message.BookDepth levels (Snapshot true); it replaces whatever the client held.
+	TypeBookSnapshot
+	// TypeBookDelta: Message.Book holds the levels of a book channel that changed (quantity
+	// 0 deletes), with Seq and PrevSeq. Use a Book to apply them.
+	TypeBookDelta
+	// TypeBookStatus: Message.BookStatus says a book became invalid (and why) or valid.
+	TypeBookStatus
+	// TypeBBO: Message.BBO holds the best bid and offer. BBO channels are conflated: a
+	// slow client skips intermediate updates (Seq jumps), so no TypeGap is reported for
+	// them.
+	TypeBBO
 )
 
-var typeNames = [...]string{"", "trade", "integrity", "gap", "reconnected"}
+var typeNames = [...]string{"", "trade", "integrity", "gap", "reconnected", "book_snapshot", "book_delta",
+	"book_status", "bbo"}
 
 // String returns the lower-case name ("trade").
 func (t Type) String() string {
@@ -41,17 +54,48 @@ func (t Type) String() string {
 // it holds no reference to client buffers, and its strings are interned.
 type Message struct {
 	Type Type
-	// Channel is the concrete channel ("trades:binance:BTC-USDT") of a trade, integrity
-	// event or gap, even when the subscription was a pattern.
+	// Channel is the concrete channel ("trades:binance:BTC-USDT",
+	// "book:binance:BTC-USDT@20") of a data message or gap, even when the subscription was
+	// a pattern.
 	Channel string
-	// Seq is the gateway's per-channel sequence number of a trade or integrity event (for a
-	// gap: the sequence number that revealed it).
+	// Seq is the gateway's per-channel sequence number of a trade, integrity event or BBO
+	// (for a gap: the sequence number that revealed it). For book messages it is the book's
+	// own sequence (Book.Seq, BookStatus.Seq).
 	Seq uint64
 
 	Trade     md.Trade     // TypeTrade (Prov and ParserVersion are not streamed)
 	Integrity md.Integrity // TypeIntegrity
 	Gap       Gap          // TypeGap
 	Reconnect Reconnect    // TypeReconnected
+
+	// Book is a book snapshot or delta (TypeBookSnapshot, TypeBookDelta). Bids and Asks
+	// are best first in snapshots and in no particular order in deltas; they are owned by
+	// the message. Seq and PrevSeq (deltas) are the book's sequence; FirstID and LastID
+	// the venue update ids covered (LastID only, in snapshots); Depth (snapshots) the
+	// number of levels per side known right upstream (0 = the whole book). Prov and
+	// ParserVersion are not streamed.
+	Book md.BookUpdate
+	// BookDepth is the number of levels per side the book channel carries (snapshots).
+	BookDepth int
+	// BookStatus is a book status change (TypeBookStatus).
+	BookStatus BookStatus
+	// BBO is a best bid and offer (TypeBBO); UpdateID is the venue's update id.
+	BBO md.BBO
+}
+
+// BookStatus is a book_status message: the book behind a book channel became invalid
+// (do not use it until the next snapshot) or valid again.
+type BookStatus struct {
+	State md.BookState // md.BookValid or md.BookInvalid
+	// Reason says why the book is invalid ("" when valid): the pipeline's reasons "gap",
+	// "disconnect", "checksum_failure", "resync_started", "unspecified", and the gateway's
+	// "no_snapshot" (it has no snapshot of the book yet), "gateway_gap" (it missed book
+	// messages) and "slow_consumer" (this client fell behind; a fresh snapshot follows
+	// once it has caught up). New reasons may be added.
+	Reason string
+	// Seq is the book sequence the status applies from.
+	Seq    uint64
+	Header md.Header
 }
 
 // Gap describes messages this client did not receive on one channel.
@@ -95,12 +139,19 @@ type frame struct {
 	from, to               int64
 	firstID, lastID        []byte
 	count                  uint64
+
+	prevSeq                            uint64
+	depth, knownDepth                  int64
+	bids, asks                         [][2][]byte
+	state, reason                      []byte
+	bidPrice, bidQty, askPrice, askQty []byte
+	updateID                           []byte
 }
 
 // decodeFrame parses one server frame into f (reset first). Unknown fields are skipped.
 func decodeFrame(s *jsonscan.Scanner, data []byte, f *frame) error {
-	chans := f.channels[:0]
-	*f = frame{channels: chans}
+	chans, bids, asks := f.channels[:0], f.bids[:0], f.asks[:0]
+	*f = frame{channels: chans, bids: bids, asks: asks}
 	s.Reset(data)
 	if !s.ObjectStart() {
 		return fmt.Errorf("%w: frame is not a JSON object: %v", ErrProtocol, s.Err())
@@ -169,6 +220,30 @@ func decodeFrame(s *jsonscan.Scanner, data []byte, f *frame) error {
 			f.lastID = s.Str()
 		case "count":
 			f.count = s.Uint()
+		case "prev_seq":
+			f.prevSeq = s.Uint()
+		case "depth":
+			f.depth = s.Int()
+		case "known_depth":
+			f.knownDepth = s.Int()
+		case "bids":
+			f.bids = decodeLevels(s, f.bids[:0])
+		case "asks":
+			f.asks = decodeLevels(s, f.asks[:0])
+		case "state":
+			f.state = s.Str()
+		case "reason":
+			f.reason = s.Str()
+		case "bid_price":
+			f.bidPrice = s.Str()
+		case "bid_qty":
+			f.bidQty = s.Str()
+		case "ask_price":
+			f.askPrice = s.Str()
+		case "ask_qty":
+			f.askQty = s.Str()
+		case "update_id":
+			f.updateID = s.Str()
 		default:
 			s.Skip()
 		}
@@ -177,6 +252,29 @@ func decodeFrame(s *jsonscan.Scanner, data []byte, f *frame) error {
 		return fmt.Errorf("%w: bad frame: %v", ErrProtocol, err)
 	}
 	return nil
+}
+
+// decodeLevels reads an array of ["<price>","<qty>"] levels; elements after the first two
+// of a level are skipped (later versions may add some).
+func decodeLevels(s *jsonscan.Scanner, dst [][2][]byte) [][2][]byte {
+	if !s.ArrayStart() {
+		return dst
+	}
+	for s.NextElem() {
+		var l [2][]byte
+		if !s.ArrayStart() {
+			return dst
+		}
+		for i := 0; s.NextElem(); i++ {
+			if i < 2 {
+				l[i] = s.Str()
+			} else {
+				s.Skip()
+			}
+		}
+		dst = append(dst, l)
+	}
+	return dst
 }
 
 // header fills the md header of a data frame.
@@ -324,4 +422,89 @@ func ParseDecimalText(b []byte) (md.Decimal, error) {
 		return md.Decimal{}, md.ErrRange
 	}
 	return md.ParseDecimal(b, uint8(scale))
+}
+
+// levels converts decoded levels into md.Levels (a new slice: messages own their levels).
+func levels(ls [][2][]byte) ([]md.Level, error) {
+	if len(ls) == 0 {
+		return nil, nil
+	}
+	out := make([]md.Level, len(ls))
+	for i, l := range ls {
+		p, err := ParseDecimalText(l[0])
+		if err != nil {
+			return nil, fmt.Errorf("%w: level price %q: %v", ErrProtocol, l[0], err)
+		}
+		q, err := ParseDecimalText(l[1])
+		if err != nil {
+			return nil, fmt.Errorf("%w: level qty %q: %v", ErrProtocol, l[1], err)
+		}
+		out[i] = md.Level{Price: p, Qty: q}
+	}
+	return out, nil
+}
+
+// book converts a book_snapshot or book_delta frame.
+func (f *frame) book(u *md.BookUpdate, snapshot bool, in *md.Interner) error {
+	if err := f.header(&u.Header, in); err != nil {
+		return err
+	}
+	u.Snapshot, u.Seq, u.PrevSeq = snapshot, f.seq, f.prevSeq
+	if f.knownDepth < 0 || f.knownDepth > 1<<32-1 {
+		return fmt.Errorf("%w: known_depth %d", ErrProtocol, f.knownDepth)
+	}
+	u.Depth = uint32(f.knownDepth)
+	var err error
+	if u.FirstID, err = parseOptUint(f.firstID); err != nil {
+		return err
+	}
+	if u.LastID, err = parseOptUint(f.lastID); err != nil {
+		return err
+	}
+	if snapshot && u.FirstID == 0 {
+		u.FirstID = u.LastID
+	}
+	if u.Bids, err = levels(f.bids); err != nil {
+		return err
+	}
+	u.Asks, err = levels(f.asks)
+	return err
+}
+
+// bookStatus converts a book_status frame.
+func (f *frame) bookStatus(st *BookStatus, in *md.Interner) error {
+	if err := f.header(&st.Header, in); err != nil {
+		return err
+	}
+	switch string(f.state) {
+	case "valid":
+		st.State = md.BookValid
+	case "invalid":
+		st.State = md.BookInvalid
+	default:
+		return fmt.Errorf("%w: unknown book state %q", ErrProtocol, f.state)
+	}
+	st.Reason = in.Bytes(f.reason)
+	st.Seq = f.seq
+	return nil
+}
+
+// bbo converts a bbo frame.
+func (f *frame) bbo(q *md.BBO, in *md.Interner) error {
+	if err := f.header(&q.Header, in); err != nil {
+		return err
+	}
+	var err error
+	for _, v := range []struct {
+		dst  *md.Decimal
+		text []byte
+		name string
+	}{{&q.BidPrice, f.bidPrice, "bid_price"}, {&q.BidQty, f.bidQty, "bid_qty"},
+		{&q.AskPrice, f.askPrice, "ask_price"}, {&q.AskQty, f.askQty, "ask_qty"}} {
+		if *v.dst, err = ParseDecimalText(v.text); err != nil {
+			return fmt.Errorf("%w: %s %q: %v", ErrProtocol, v.name, v.text, err)
+		}
+	}
+	q.UpdateID, err = parseOptUint(f.updateID)
+	return err
 }
