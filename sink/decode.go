@@ -48,12 +48,43 @@ func checkHeader(h *md.Header) error {
 	return nil
 }
 
-// decodeInto decodes one message value into b. On error b is unchanged and the reason is
-// returned.
-func decodeInto(dec *md.Decoder, b *Batch, value []byte) (string, error) {
+// kindSet is a set of event kinds (bit k set for md.Kind k).
+type kindSet uint32
+
+func (s kindSet) has(k md.Kind) bool { return k < 32 && s&(1<<k) != 0 }
+
+// baseKinds are the kinds of the first release, which every Store stores.
+const baseKinds = kindSet(1<<md.KindTrade | 1<<md.KindIntegrity)
+
+// decodedKinds are the kinds decodeInto can decode.
+var decodedKinds = []md.Kind{md.KindTrade, md.KindIntegrity, md.KindBookUpdate,
+	md.KindBookStatus, md.KindBBO}
+
+// storedKinds returns the kinds a Runner decodes for st: those it declares through
+// [KindStore], else the base kinds.
+func storedKinds(st Store) kindSet {
+	ks, ok := st.(KindStore)
+	if !ok {
+		return baseKinds
+	}
+	var set kindSet
+	for _, k := range decodedKinds {
+		if ks.StoresKind(k) {
+			set |= 1 << k
+		}
+	}
+	return set
+}
+
+// decodeInto decodes one message value into b if its kind is in kinds. On error b is
+// unchanged and the reason is returned.
+func decodeInto(dec *md.Decoder, b *Batch, kinds kindSet, value []byte) (string, error) {
 	kind, err := md.PeekKind(value)
 	if err != nil {
 		return reasonOf(err), err
+	}
+	if !kinds.has(kind) {
+		return ReasonUnsupportedKind, errUnsupported
 	}
 	switch kind {
 	case md.KindTrade:
@@ -85,6 +116,44 @@ func decodeInto(dec *md.Decoder, b *Batch, value []byte) (string, error) {
 			return "", nil
 		}
 		b.Integrity = b.Integrity[:len(b.Integrity)-1]
+		return reasonOf(err), err
+	case md.KindBookUpdate:
+		// Decoded into the batch's scratch update (whose level slices are reused), then
+		// copied with its levels into the batch's arena: allocation-free in steady state.
+		u := &b.scratch
+		if err = dec.DecodeBookUpdate(u, value); err != nil {
+			return reasonOf(err), err
+		}
+		if err = checkHeader(&u.Header); err != nil {
+			return ReasonInvalidHeader, err
+		}
+		b.addBook(u)
+		return "", nil
+	case md.KindBookStatus:
+		b.BookStatus = append(b.BookStatus, md.BookStatus{})
+		st := &b.BookStatus[len(b.BookStatus)-1]
+		err = dec.DecodeBookStatus(st, value)
+		if err == nil {
+			if err = checkHeader(&st.Header); err != nil {
+				b.BookStatus = b.BookStatus[:len(b.BookStatus)-1]
+				return ReasonInvalidHeader, err
+			}
+			return "", nil
+		}
+		b.BookStatus = b.BookStatus[:len(b.BookStatus)-1]
+		return reasonOf(err), err
+	case md.KindBBO:
+		b.BBOs = append(b.BBOs, md.BBO{})
+		q := &b.BBOs[len(b.BBOs)-1]
+		err = dec.DecodeBBO(q, value)
+		if err == nil {
+			if err = checkHeader(&q.Header); err != nil {
+				b.BBOs = b.BBOs[:len(b.BBOs)-1]
+				return ReasonInvalidHeader, err
+			}
+			return "", nil
+		}
+		b.BBOs = b.BBOs[:len(b.BBOs)-1]
 		return reasonOf(err), err
 	}
 	return ReasonUnsupportedKind, errUnsupported

@@ -13,6 +13,16 @@
 // clean stop nothing is re-consumed and after a crash only the uncommitted tail is, which the
 // watermarks drop as duplicates.
 //
+// # Kinds
+//
+// The Runner decodes trades, integrity events, book updates (snapshots and deltas), book
+// statuses and BBOs into the [Batch] fields of the same names, each kind under its own
+// watermark [Key]. It decodes only the kinds its store declares through [KindStore]
+// (trades and integrity events for a store that does not implement it); messages of other
+// kinds are dead-lettered as unsupported_kind rather than silently dropped. Book levels are
+// decoded into an arena owned by the Batch, so a steady stream of book updates decodes
+// without allocating.
+//
 // # Decode errors
 //
 // A message that cannot be decoded (see the Reason* constants) never stops the Runner and is
@@ -43,8 +53,10 @@
 //	tickflow_sink_write_errors_total              counter   failed write attempts
 //	tickflow_sink_last_write_timestamp_seconds    gauge     Unix time of the last successful write
 //	tickflow_sink_event_age_seconds{kind}         histogram stored time minus receive time
+//	tickflow_sink_book_levels_written_total       counter   book levels stored with the book updates
 //
-// kind is "trade" or "integrity". After a drained run, messages_total equals
+// kind is "trade", "integrity", "book" (book updates: one per message, whatever its number
+// of levels), "book_status" or "bbo". After a drained run, messages_total equals
 // rows_written + duplicates + decode_errors summed over labels. event_age_seconds skips, per
 // kind, batches that held duplicates of that kind (replays after a crash would otherwise
 // report their replay delay as latency).

@@ -26,14 +26,29 @@ type kindMetrics struct {
 	age        prometheus.Observer
 }
 
+// observe counts one kind's written and duplicate events of a committed batch and, when the
+// batch held no duplicates of that kind, observes each event's age at ns.
+func observe[E any](m *kindMetrics, written, dups int, ns int64, evs []E, recv func(*E) int64) {
+	m.written.Add(float64(written))
+	m.duplicates.Add(float64(dups))
+	if dups != 0 {
+		return
+	}
+	for i := range evs {
+		m.age.Observe(float64(ns-recv(&evs[i])) / 1e9)
+	}
+}
+
 type metrics struct {
-	trades, integrity kindMetrics
-	decodeErrors      map[string]prometheus.Counter
-	messages          prometheus.Counter
-	batchRows         prometheus.Observer
-	writeSeconds      prometheus.Observer
-	writeErrors       prometheus.Counter
-	lastWrite         prometheus.Gauge
+	trades, integrity      kindMetrics
+	books, bookStatus, bbo kindMetrics
+	levels                 prometheus.Counter
+	decodeErrors           map[string]prometheus.Counter
+	messages               prometheus.Counter
+	batchRows              prometheus.Observer
+	writeSeconds           prometheus.Observer
+	writeErrors            prometheus.Counter
+	lastWrite              prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -67,6 +82,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		Name: "tickflow_sink_write_errors_total",
 		Help: "Failed Store.Write attempts (each is retried or ends Run).",
 	})
+	levels := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "tickflow_sink_book_levels_written_total",
+		Help: "Book levels (bids and asks) stored with the stored book updates.",
+	})
 	lastWrite := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name: "tickflow_sink_last_write_timestamp_seconds",
 		Help: "Unix time of the last successful write.",
@@ -79,7 +98,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	}, []string{"kind"})
 	if reg != nil {
 		for _, c := range []prometheus.Collector{written, dups, decodeErrors, messages,
-			batchRows, writeSeconds, writeErrors, lastWrite, age} {
+			batchRows, writeSeconds, writeErrors, lastWrite, age, levels} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}
@@ -92,11 +111,13 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		writeSeconds: writeSeconds,
 		writeErrors:  writeErrors,
 		lastWrite:    lastWrite,
+		levels:       levels,
 	}
 	for _, k := range []struct {
 		dst  *kindMetrics
 		kind md.Kind
-	}{{&m.trades, md.KindTrade}, {&m.integrity, md.KindIntegrity}} {
+	}{{&m.trades, md.KindTrade}, {&m.integrity, md.KindIntegrity},
+		{&m.books, md.KindBookUpdate}, {&m.bookStatus, md.KindBookStatus}, {&m.bbo, md.KindBBO}} {
 		*k.dst = kindMetrics{
 			written:    written.WithLabelValues(k.kind.String()),
 			duplicates: dups.WithLabelValues(k.kind.String()),

@@ -21,6 +21,7 @@ type Runner struct {
 	log   *slog.Logger
 	m     *metrics
 	dec   *md.Decoder
+	kinds kindSet // the kinds store stores; others are dead-lettered
 
 	batch    Batch
 	msgs     int       // messages in batch (events + dead-lettered)
@@ -52,6 +53,7 @@ func NewRunner(src Source, store Store, cfg Config) (*Runner, error) {
 		log:      cfg.Logger,
 		m:        m,
 		dec:      md.NewDecoder(),
+		kinds:    storedKinds(store),
 		logged:   make(map[string]struct{}),
 		sleepFor: sleepCtx,
 	}, nil
@@ -135,7 +137,7 @@ func (r *Runner) add(msg *transport.Message) {
 	r.msgs++
 	r.bytes += len(msg.Value)
 	r.batch.Advance(msg.Topic, msg.Partition, msg.Offset)
-	reason, err := decodeInto(r.dec, &r.batch, msg.Value)
+	reason, err := decodeInto(r.dec, &r.batch, r.kinds, msg.Value)
 	if err == nil {
 		return
 	}
@@ -183,21 +185,18 @@ func (r *Runner) flush(ctx context.Context) error {
 	r.m.batchRows.Observe(float64(r.msgs))
 	r.m.messages.Add(float64(r.msgs))
 	r.m.lastWrite.Set(float64(now.UnixNano()) / 1e9)
-	r.m.trades.written.Add(float64(res.Written.Trades))
-	r.m.trades.duplicates.Add(float64(res.Duplicates.Trades))
-	r.m.integrity.written.Add(float64(res.Written.Integrity))
-	r.m.integrity.duplicates.Add(float64(res.Duplicates.Integrity))
 	ns := now.UnixNano()
-	if res.Duplicates.Trades == 0 {
-		for i := range r.batch.Trades {
-			r.m.trades.age.Observe(float64(ns-r.batch.Trades[i].RecvTime) / 1e9)
-		}
-	}
-	if res.Duplicates.Integrity == 0 {
-		for i := range r.batch.Integrity {
-			r.m.integrity.age.Observe(float64(ns-r.batch.Integrity[i].RecvTime) / 1e9)
-		}
-	}
+	observe(&r.m.trades, res.Written.Trades, res.Duplicates.Trades, ns, r.batch.Trades,
+		func(t *md.Trade) int64 { return t.RecvTime })
+	observe(&r.m.integrity, res.Written.Integrity, res.Duplicates.Integrity, ns,
+		r.batch.Integrity, func(e *md.Integrity) int64 { return e.RecvTime })
+	observe(&r.m.books, res.Written.Books, res.Duplicates.Books, ns, r.batch.Books,
+		func(u *md.BookUpdate) int64 { return u.RecvTime })
+	observe(&r.m.bookStatus, res.Written.BookStatus, res.Duplicates.BookStatus, ns,
+		r.batch.BookStatus, func(st *md.BookStatus) int64 { return st.RecvTime })
+	observe(&r.m.bbo, res.Written.BBOs, res.Duplicates.BBOs, ns, r.batch.BBOs,
+		func(q *md.BBO) int64 { return q.RecvTime })
+	r.m.levels.Add(float64(res.Levels))
 	r.batch.Reset()
 	r.msgs, r.bytes = 0, 0
 	return nil

@@ -75,6 +75,7 @@ type memStore struct {
 	wm        Watermarks
 	trades    []md.Trade
 	integrity []md.Integrity
+	books     []md.BookUpdate
 	offsets   map[transport.TopicPartition]int64
 	writes    []int // events per successful write
 	failures  int   // fail this many writes first
@@ -112,16 +113,48 @@ func (s *memStore) Write(ctx context.Context, b *Batch) (WriteResult, error) {
 			res.Duplicates.Integrity++
 		}
 	}
+	for i := range b.Books {
+		u := &b.Books[i]
+		if _, ok := s.wm.Admit(md.KindBookUpdate, &u.Header); ok {
+			res.Written.Books++
+			res.Levels += len(u.Bids) + len(u.Asks)
+			// Keep a copy: the batch's level arena is recycled after Write.
+			c := *u
+			c.Bids, c.Asks = slices.Clone(u.Bids), slices.Clone(u.Asks)
+			s.books = append(s.books, c)
+		} else {
+			res.Duplicates.Books++
+		}
+	}
+	for i := range b.BookStatus {
+		if _, ok := s.wm.Admit(md.KindBookStatus, &b.BookStatus[i].Header); ok {
+			res.Written.BookStatus++
+		} else {
+			res.Duplicates.BookStatus++
+		}
+	}
+	for i := range b.BBOs {
+		if _, ok := s.wm.Admit(md.KindBBO, &b.BBOs[i].Header); ok {
+			res.Written.BBOs++
+		} else {
+			res.Duplicates.BBOs++
+		}
+	}
 	s.wm.Commit()
 	s.trades = append(s.trades, trades...)
 	s.integrity = append(s.integrity, integ...)
 	for _, o := range b.Offsets {
 		s.offsets[transport.TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o.Next
 	}
-	res.Written = KindCounts{Trades: len(trades), Integrity: len(integ)}
+	res.Written.Trades, res.Written.Integrity = len(trades), len(integ)
 	s.writes = append(s.writes, b.Len())
 	return res, nil
 }
+
+// bookStore is a memStore that declares every kind the Runner decodes (see KindStore).
+type bookStore struct{ *memStore }
+
+func (bookStore) StoresKind(md.Kind) bool { return true }
 
 func (s *memStore) Offsets(context.Context) ([]transport.Offset, error) { return nil, nil }
 func (s *memStore) Close() error                                        { return nil }
@@ -169,10 +202,20 @@ type harness struct {
 
 func start(t *testing.T, cfg Config) *harness {
 	t.Helper()
+	return startWith(t, cfg, false)
+}
+
+// startWith starts a Runner on a memStore; with books the store declares the book kinds.
+func startWith(t *testing.T, cfg Config, books bool) *harness {
+	t.Helper()
 	h := &harness{src: newFakeSource(), store: newMemStore(), reg: prometheus.NewRegistry(),
 		done: make(chan error, 1)}
 	cfg.Registerer = h.reg
-	r, err := NewRunner(h.src, h.store, cfg)
+	var st Store = h.store
+	if books {
+		st = bookStore{h.store}
+	}
+	r, err := NewRunner(h.src, st, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,11 +3,13 @@ package sink
 import (
 	"context"
 
+	"github.com/tickflow/tickflow/md"
 	"github.com/tickflow/tickflow/transport"
 )
 
 // Store stores batches of unified events exactly once. Implementations: sink/duckdb (embedded)
-// and, later, sink/clickhouse.
+// and sink/clickhouse. A Store stores at least trades and integrity events; one that stores
+// more kinds says so through [KindStore].
 //
 // Write stores every event whose provenance is strictly above the stored watermark of its
 // [Key], advances those watermarks and stores b.Offsets — atomically: after a crash at any
@@ -27,9 +29,23 @@ type Store interface {
 	Close() error
 }
 
+// KindStore is implemented by a [Store] that declares which event kinds its Write stores. A
+// [Runner] decodes only those kinds into the [Batch]; a message of any other kind goes to
+// the dead-letter hook with reason unsupported_kind, so a store that predates a kind (and
+// would ignore its Batch field) never drops its events silently while their offsets are
+// committed. A Store that does not implement KindStore is taken to store md.KindTrade and
+// md.KindIntegrity only.
+type KindStore interface {
+	Store
+	// StoresKind reports whether Write stores events of kind k. It must be constant for the
+	// life of the store.
+	StoresKind(k md.Kind) bool
+}
+
 // Source delivers unified-event messages to a [Runner], usually a Kafka consumer of
-// transport.TopicTrades and transport.TopicIntegrity whose start offsets the caller set from
-// [Store.Offsets] before constructing the Runner.
+// transport.TopicTrades and transport.TopicIntegrity (plus transport.TopicBooks and
+// transport.TopicBBO for a store that stores books, see [KindStore]) whose start offsets
+// the caller set from [Store.Offsets] before constructing the Runner.
 //
 // Poll blocks until at least one message is available or ctx is done, and returns at most
 // max messages. When ctx is done it returns ctx's error; messages not returned are not

@@ -12,6 +12,7 @@ import (
 
 	binancesim "github.com/tickflow/tickflow/collectors/sim/binance"
 	"github.com/tickflow/tickflow/md"
+	"github.com/tickflow/tickflow/stream/client"
 	"github.com/tickflow/tickflow/transport"
 )
 
@@ -84,6 +85,55 @@ func TestEndToEndBooksMatchExchange(t *testing.T) {
 	h := startPipeline(t, dir, "--binance-ws", "ws://"+sim.Addr(), "--binance-rest", "http://"+sim.Addr(),
 		"--binance-channels", "trade,depth,bookTicker", "--binance-depth-limit", "100", "--read-timeout", "5s")
 	defer h.stop(t)
+
+	// A WebSocket client of the gateway keeps depth-20 books of every symbol.
+	type wsCheck struct {
+		symbol string
+		lastID uint64
+		hash   uint64
+	}
+	wsChecks := make(chan []wsCheck, 1)
+	wsCtx, wsCancel := context.WithCancel(context.Background())
+	defer wsCancel()
+	wc, err := client.Dial(wsCtx, "ws://"+h.info.HTTPAddr+"/ws", client.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wc.Close()
+	if err := wc.Subscribe(wsCtx, "book:binance:*@20"); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		var out []wsCheck
+		books := map[string]*client.Book{}
+		for {
+			m, err := wc.Next(wsCtx)
+			if err != nil {
+				wsChecks <- out
+				return
+			}
+			if m.Type != client.TypeBookSnapshot && m.Type != client.TypeBookDelta && m.Type != client.TypeBookStatus {
+				continue
+			}
+			b := books[m.Channel]
+			if b == nil {
+				b = client.NewBook(m.Channel)
+				books[m.Channel] = b
+			}
+			if err := b.Apply(&m); err != nil || !b.Valid() || m.Type == client.TypeBookStatus || b.KnownDepth() < hashDepth {
+				continue
+			}
+			conv := func(ls []md.Level) [][2]string {
+				out := make([][2]string, 0, hashDepth)
+				for i := 0; i < len(ls) && i < hashDepth; i++ {
+					out = append(out, [2]string{string(binancesim.AppendCanonicalDecimal(nil, ls[i].Price.String())),
+						string(binancesim.AppendCanonicalDecimal(nil, ls[i].Qty.String()))})
+				}
+				return out
+			}
+			out = append(out, wsCheck{m.Book.Symbol, m.Book.LastID, binancesim.HashTopN(conv(b.Bids()), conv(b.Asks()), hashDepth)})
+		}
+	}()
 
 	// Read the unified books topic like any Kafka consumer would.
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -171,6 +221,8 @@ func TestEndToEndBooksMatchExchange(t *testing.T) {
 		}
 	}
 	sim.StopTrading()
+	wsCancel()
+	gw := <-wsChecks
 
 	// The exchange's truth: "<NATIVE> <u> <hash>" per depth event.
 	unified := unifiedOf(t, sim.Addr())
@@ -228,6 +280,21 @@ func TestEndToEndBooksMatchExchange(t *testing.T) {
 	}
 	if mismatches != 0 || seqErrors != 0 {
 		t.Fatalf("%d mismatches, %d sequence errors", mismatches, seqErrors)
+	}
+	wsCompared, wsMismatches := 0, 0
+	for _, c := range gw {
+		want, ok := truth[c.symbol+"/"+strconv.FormatUint(c.lastID, 10)]
+		if !ok {
+			continue
+		}
+		wsCompared++
+		if want != c.hash {
+			wsMismatches++
+		}
+	}
+	t.Logf("gateway client books: %d states compared with the exchange, %d mismatches", wsCompared, wsMismatches)
+	if wsCompared < 100 || wsMismatches != 0 {
+		t.Fatalf("gateway books: %d compared, %d mismatches", wsCompared, wsMismatches)
 	}
 	sort.Slice(invalidDurations, func(i, j int) bool { return invalidDurations[i] < invalidDurations[j] })
 	if n := len(invalidDurations); n > 0 {

@@ -411,7 +411,7 @@ func (p *pipeline) sinkConsumer(ctx context.Context, store *duckdb.Store) (*tran
 		have[transport.TopicPartition{Topic: o.Topic, Partition: o.Partition}] = o.Next
 	}
 	var offs []transport.Offset
-	for _, topic := range []string{transport.TopicTrades, transport.TopicIntegrity} {
+	for _, topic := range []string{transport.TopicTrades, transport.TopicIntegrity, transport.TopicBooks, transport.TopicBBO} {
 		parts, err := transport.Partitions(ctx, p.brokers, topic)
 		if err != nil {
 			return nil, err

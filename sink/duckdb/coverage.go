@@ -24,7 +24,8 @@ import (
 //   - a backfill event with a time window [From, To] marks 'backfilled' the open gaps
 //     without ids (disconnects) of the same (venue, symbol, stream) lying inside the window.
 //
-// Other integrity types (resync, checksum failure) do not change coverage.
+// Other integrity types (resync, checksum failure) do not change coverage. Book statuses add
+// the intervals in which a book was invalid (books.go); backfills never repair those.
 
 const insertGapSQL = `INSERT INTO coverage (id, venue, symbol, stream, reason, status, from_time,
     to_time, first_id, last_id, epoch, seq, idx, parser_version)
@@ -51,6 +52,7 @@ const repairWindowSQL = `UPDATE coverage SET status = 'backfilled',
     repaired_epoch = ?, repaired_seq = ?, repaired_idx = ?,
     repaired_time = make_timestamp_ns(?)
 WHERE venue = ? AND symbol = ? AND stream = ? AND status = 'gap' AND first_id IS NULL
+  AND reason <> 'book_invalid'
   AND from_time >= make_timestamp_ns(?) AND to_time <= make_timestamp_ns(?)`
 
 func (s *Store) writeCoverage(ctx context.Context, c *duck.Conn, b *sink.Batch) error {
@@ -71,7 +73,7 @@ func (s *Store) writeCoverage(ctx context.Context, c *duck.Conn, b *sink.Batch) 
 				e.Symbol, e.Prov.Epoch, e.Prov.Seq, e.Prov.Index, err)
 		}
 	}
-	return nil
+	return s.writeBookCoverage(ctx, c, b)
 }
 
 type idGap struct {

@@ -1,7 +1,9 @@
-// Package duckdb is the embedded store of tickflow: a [sink.Store] on one DuckDB database
-// file (github.com/duckdb/duckdb-go/v2, cgo) holding trades, integrity events, coverage,
+// Package duckdb is the embedded store of tickflow: a [sink.Store] (and [sink.KindStore])
+// on one DuckDB database file (github.com/duckdb/duckdb-go/v2, cgo) holding trades,
+// integrity events, book updates with one row per level, book statuses, BBOs, coverage,
 // watermarks and consumed offsets, plus the hardened read-only query endpoint over it.
-// SCHEMA.md documents every table, view and column.
+// SCHEMA.md documents every table, view and column, and the book_at macro that rebuilds a
+// book at any moment from the store alone.
 //
 // # What it owns
 //
@@ -9,8 +11,8 @@
 //     migrations/*.sql, applied in order in one transaction by [Open] and recorded with
 //     their checksums in schema_migrations.
 //   - The exactly-once write path ([Store.Write]): one transaction per batch holding the
-//     rows, the coverage rows derived from integrity events, the advanced watermarks and
-//     the batch's offsets. The watermarks are cached in memory (the store is the only
+//     rows, the coverage rows derived from integrity events and book statuses, the
+//     advanced watermarks and the batch's offsets. The watermarks are cached in memory (the store is the only
 //     writer) and reloaded after a failed transaction.
 //   - The query endpoint ([Store.Query]): one read-only statement per call, checked by
 //     text and by DuckDB's statement type, run in a READ ONLY transaction, with a timeout,
@@ -39,6 +41,7 @@
 //	config.go     Config and the DSN (startup settings)
 //	migrate.go    embedded migrations and their runner
 //	write.go      the write transaction
+//	books.go      book updates and levels, book statuses, BBOs; book coverage
 //	coverage.go   coverage rows from integrity events
 //	query.go      Query and the statement-type check
 //	guard.go      the text checks of the query endpoint

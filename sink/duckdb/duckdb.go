@@ -15,10 +15,11 @@ import (
 	"github.com/tickflow/tickflow/transport"
 )
 
-var _ sink.Store = (*Store)(nil)
+var _ sink.KindStore = (*Store)(nil)
 
 // Store is the embedded DuckDB store: one database file holding trades, integrity events,
-// coverage, watermarks and consumed offsets (see SCHEMA.md).
+// book updates and their levels, book statuses, BBOs, coverage, watermarks and consumed
+// offsets (see SCHEMA.md).
 //
 // Write must be called by one goroutine at a time (it is serialized anyway); Offsets, Query,
 // SchemaVersion and Close are safe for concurrent use.
@@ -141,8 +142,18 @@ func (s *Store) loadWatermarks(ctx context.Context) error {
 }
 
 var kindByName = map[string]md.Kind{
-	md.KindTrade.String():     md.KindTrade,
-	md.KindIntegrity.String(): md.KindIntegrity,
+	md.KindTrade.String():      md.KindTrade,
+	md.KindIntegrity.String():  md.KindIntegrity,
+	md.KindBookUpdate.String(): md.KindBookUpdate,
+	md.KindBookStatus.String(): md.KindBookStatus,
+	md.KindBBO.String():        md.KindBBO,
+}
+
+// StoresKind reports whether Write stores events of kind k: trades, integrity events, book
+// updates, book statuses and BBOs. See sink.KindStore.
+func (s *Store) StoresKind(k md.Kind) bool {
+	_, ok := kindByName[k.String()]
+	return ok
 }
 
 // SchemaVersion returns the schema version (number of applied migrations).

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -262,6 +263,59 @@ WHERE NOT EXISTS (
     WHERE g.venue = t.venue AND g.symbol = t.symbol AND g.stream = 'trade'
       AND coalesce(t.exch_time, t.recv_time) BETWEEN g.from_time AND g.to_time)`
 
+// seedBooks writes 100 book updates of binance BTC-USDT (a snapshot, then deltas; a
+// resync at 60), their BBOs, and an invalid/valid status pair.
+func seedBooks(t *testing.T, s *Store) {
+	t.Helper()
+	var books []md.BookUpdate
+	var bbos []md.BBO
+	for i := uint64(1); i <= 100; i++ {
+		snap := i == 1 || i == 60
+		var bids, asks []md.Level
+		if snap {
+			for j := range int64(15) {
+				bids = append(bids, lvl(6500000-j*10, 100+j))
+				asks = append(asks, lvl(6500010+j*10, 200+j))
+			}
+		} else {
+			bids = []md.Level{lvl(6500000-int64(i%20)*10, int64(i%3)*7)}
+			asks = []md.Level{lvl(6500010+int64(i%25)*10, int64(i))}
+		}
+		books = append(books, mkBook("binance", "BTC-USDT", i, i, snap, bids, asks))
+		bbos = append(bbos, mkBBO("binance", "BTC-USDT", i))
+	}
+	write(t, s, &sink.Batch{Books: books, BBOs: bbos, BookStatus: []md.BookStatus{
+		mkStatus("binance", "BTC-USDT", 55, md.BookInvalid, md.IntegrityGap, 55),
+		mkStatus("binance", "BTC-USDT", 60, md.BookValid, 0, 60),
+	}})
+}
+
+// TestBookRebuildSQLFromSchemaDoc: the spelled-out rebuild SQL of SCHEMA.md returns what
+// book_at returns, on a book with levels.
+func TestBookRebuildSQLFromSchemaDoc(t *testing.T) {
+	doc, err := os.ReadFile("SCHEMA.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rebuild string
+	for _, b := range strings.Split(string(doc), "```sql\n")[1:] {
+		if q, _, _ := strings.Cut(b, "```"); strings.HasPrefix(q, "WITH ver AS (") {
+			rebuild = q
+		}
+	}
+	if rebuild == "" {
+		t.Fatal("SCHEMA.md has no rebuild SQL (a block starting with WITH ver AS)")
+	}
+	s := openTest(t)
+	seedBooks(t, s)
+	got := queryRows(t, s, rebuild)
+	want := queryRows(t, s, `SELECT * FROM book_at('binance', 'BTC-USDT',
+		TIMESTAMP_NS '2026-01-01 00:00:00.00005', 10)`)
+	if len(want) < 10 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("SCHEMA.md rebuild SQL\n got %v\nwant %v", got, want)
+	}
+}
+
 func rawDB(t *testing.T) (*sql.DB, *sql.Conn) {
 	t.Helper()
 	db, err := sql.Open("duckdb", filepath.Join(t.TempDir(), "raw.duckdb"))
@@ -285,8 +339,10 @@ func TestSchemaDocQueries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(string(doc), maskingQuery) {
-		t.Fatal("SCHEMA.md no longer holds the masking query verbatim")
+	for _, q := range []string{maskingQuery, bookMaskingQuery} {
+		if !strings.Contains(string(doc), q) {
+			t.Fatalf("SCHEMA.md no longer holds this query verbatim:\n%s", q)
+		}
 	}
 	s := openTest(t)
 	var trades []md.Trade
@@ -294,6 +350,7 @@ func TestSchemaDocQueries(t *testing.T) {
 		trades = append(trades, mkTrade("binance", "BTC-USDT", i, i))
 	}
 	write(t, s, &sink.Batch{Trades: trades})
+	seedBooks(t, s)
 	blocks := strings.Split(string(doc), "```sql\n")
 	if len(blocks) < 4 {
 		t.Fatalf("found %d sql blocks", len(blocks)-1)

@@ -20,9 +20,12 @@ import (
 //  2. trades go through DuckDB query appenders carrying only numbers (no per-row strings,
 //     which cost three cgo calls each), and an INSERT ... SELECT joins batch_keys for venue
 //     and symbol and turns nanoseconds into TIMESTAMP_NS;
-//  3. integrity events likewise, then coverage rows from them (coverage.go);
-//  4. watermarks are upserted from batch_keys, offsets from the batch;
-//  5. COMMIT. Any error before it rolls everything back; DuckDB's WAL makes the commit
+//  3. integrity events likewise;
+//  4. book updates and their levels (books.go: headers through the temp table batch_books,
+//     levels through a query appender joining it), book statuses and BBOs likewise;
+//  5. coverage rows from the integrity events and the book statuses (coverage.go, books.go);
+//  6. watermarks are upserted from batch_keys, offsets from the batch;
+//  7. COMMIT. Any error before it rolls everything back; DuckDB's WAL makes the commit
 //     atomic under SIGKILL.
 
 const batchKeysDDL = `CREATE TEMP TABLE IF NOT EXISTS batch_keys (
@@ -124,7 +127,12 @@ type admitted struct {
 type writeState struct {
 	trades    []admitted
 	integrity []admitted
+	books     []admitted
+	status    []admitted
+	bbos      []admitted
+	levels    int // levels of the admitted books
 	args      []driver.NamedValue
+	book      bookTypes
 
 	tradeNumTypes, tradeTextTypes []duck.TypeInfo
 	tradeNumNames, tradeTextNames []string
@@ -169,6 +177,9 @@ func (s *Store) prepareWriter(ctx context.Context) error {
 	if w.integrityTypes, w.integrityNames, err = typeInfos(integrityCols, nil); err != nil {
 		return err
 	}
+	if err := s.prepareBookWriter(ctx); err != nil {
+		return fmt.Errorf("duckdb: create batch_books: %w", err)
+	}
 	return nil
 }
 
@@ -209,7 +220,36 @@ func (s *Store) Write(ctx context.Context, b *sink.Batch) (sink.WriteResult, err
 		}
 		w.integrity = append(w.integrity, admitted{i: int32(i), key: m.ID})
 	}
-	res.Written = sink.KindCounts{Trades: len(w.trades), Integrity: len(w.integrity)}
+	w.books, w.status, w.bbos, w.levels = w.books[:0], w.status[:0], w.bbos[:0], 0
+	for i := range b.Books {
+		u := &b.Books[i]
+		m, ok := s.wm.Admit(md.KindBookUpdate, &u.Header)
+		if !ok {
+			res.Duplicates.Books++
+			continue
+		}
+		w.books = append(w.books, admitted{i: int32(i), key: m.ID})
+		w.levels += len(u.Bids) + len(u.Asks)
+	}
+	for i := range b.BookStatus {
+		m, ok := s.wm.Admit(md.KindBookStatus, &b.BookStatus[i].Header)
+		if !ok {
+			res.Duplicates.BookStatus++
+			continue
+		}
+		w.status = append(w.status, admitted{i: int32(i), key: m.ID})
+	}
+	for i := range b.BBOs {
+		m, ok := s.wm.Admit(md.KindBBO, &b.BBOs[i].Header)
+		if !ok {
+			res.Duplicates.BBOs++
+			continue
+		}
+		w.bbos = append(w.bbos, admitted{i: int32(i), key: m.ID})
+	}
+	res.Written = sink.KindCounts{Trades: len(w.trades), Integrity: len(w.integrity),
+		Books: len(w.books), BookStatus: len(w.status), BBOs: len(w.bbos)}
+	res.Levels = w.levels
 	if res.Written.Total() == 0 && len(b.Offsets) == 0 {
 		return res, nil
 	}
@@ -266,6 +306,9 @@ func (s *Store) writeTx(ctx context.Context, c *duck.Conn, b *sink.Batch) (err e
 		{"keys", s.writeKeys},
 		{"trades", s.appendTrades},
 		{"integrity", s.appendIntegrity},
+		{"books", s.appendBooks},
+		{"book_status", s.appendBookStatus},
+		{"bbo", s.appendBBOs},
 		{"coverage", s.writeCoverage},
 		{"watermarks", s.writeWatermarks},
 		{"offsets", s.writeOffsets},
