@@ -112,6 +112,9 @@ type book struct {
 	ringNext int
 	pending  *collectors.BookMsg
 	askedAt  int64 // receive time of the last refresh request
+
+	changed bool  // changed since the last book checkpoint
+	ckSlot  uint8 // key slot of the last book checkpoint written (alternates 0/1)
 }
 
 // ringSize bounds the deltas kept for rolling refresh snapshots forward.

@@ -21,11 +21,15 @@ func (n *Normalizer) onBook(ctx context.Context, bp collectors.BookParser, m *co
 		n.st.Books[m.Symbol] = b
 	}
 	n.m.levels(m.Venue).Add(float64(len(m.Bids) + len(m.Asks)))
+	b.changed = true
 	if m.Snapshot {
 		return n.onSnapshot(ctx, bp, b, m)
 	}
 	if !b.Live {
 		b.bufferCopy(m)
+		// Usually the collector is already fetching a snapshot (it saw the same gap); after a
+		// restart whose book could not be restored, nobody is: ask (rate-limited, stale-safe).
+		n.requestSnapshot(ctx, b, &m.Header, "invalid")
 		return nil
 	}
 	switch bp.ContinueBook(b.LastID, m) {

@@ -19,6 +19,10 @@ func (n *Normalizer) checkpoint(ctx context.Context) error {
 	if f := n.failed.Load(); f != nil {
 		return fmt.Errorf("normalizer %s: an event failed to produce; not checkpointing: %w", n.conn.Name(), *f)
 	}
+	n.st.Gen++
+	if err := n.writeBookCheckpoints(ctx, n.st.Gen); err != nil {
+		return fmt.Errorf("normalizer %s: book checkpoints: %w", n.conn.Name(), err)
+	}
 	if sp, ok := n.parser.(collectors.StatefulParser); ok {
 		b, err := sp.MarshalState()
 		if err != nil {
@@ -72,10 +76,14 @@ func (n *Normalizer) loadCheckpoint(ctx context.Context) error {
 	if st.Counts == nil {
 		st.Counts = map[string]uint64{}
 	}
-	if st.Books == nil {
-		st.Books = map[string]*book{}
+	st.Books = map[string]*book{}
+	if st.BookRefs == nil {
+		st.BookRefs = map[string]bookRef{}
 	}
 	n.st = st
+	if err := n.loadBookCheckpoints(ctx); err != nil {
+		return err
+	}
 	n.log.Info("resumed from checkpoint", "offsets", st.Offsets, "instruments_with_trades", len(st.Trades))
 	return nil
 }

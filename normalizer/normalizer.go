@@ -57,8 +57,11 @@ type state struct {
 	Parser  json.RawMessage       `json:"parser,omitempty"`
 	Trades  map[string]*tradeSeq  `json:"trades"` // by unified symbol
 	Slots   map[string]*slotState `json:"slots"`
-	Books   map[string]*book      `json:"books"`  // by unified symbol
-	Counts  map[string]uint64     `json:"counts"` // events emitted per kind, for reconciliation
+	// Books are checkpointed separately (bookcheckpoint.go); BookRefs locate them.
+	Books    map[string]*book   `json:"-"`
+	BookRefs map[string]bookRef `json:"book_refs"`
+	Gen      uint64             `json:"gen"`    // checkpoint generation
+	Counts   map[string]uint64  `json:"counts"` // events emitted per kind, for reconciliation
 }
 
 // Normalizer normalizes one venue.
@@ -71,17 +74,18 @@ type Normalizer struct {
 	log     *slog.Logger
 	m       *Metrics
 
-	st      state
-	dec     *md.Decoder
-	rec     md.RawRecord
-	out     collectors.Output
-	pool    sync.Pool
-	failed  atomic.Pointer[error]
-	logged  map[string]bool
-	lastCkp time.Time
-	fills   []fill
-	bu      md.BookUpdate // reused for publishing
-	scratch book          // reused to roll refresh snapshots forward
+	st        state
+	dec       *md.Decoder
+	rec       md.RawRecord
+	out       collectors.Output
+	pool      sync.Pool
+	failed    atomic.Pointer[error]
+	logged    map[string]bool
+	lastCkp   time.Time
+	fills     []fill
+	bu        md.BookUpdate // reused for publishing
+	scratch   book          // reused to roll refresh snapshots forward
+	ckScratch md.BookUpdate // reused to encode book checkpoints
 	// publish replaces producing in unit tests of the state machines.
 	publish func(topic string, kind md.Kind, val []byte) error
 }
@@ -105,7 +109,7 @@ func New(cfg Config, conn collectors.Connector, prod *transport.Producer, m *Met
 	n := &Normalizer{cfg: cfg, conn: conn, parser: conn.NewParser(), version: conn.ParserVersion(), prod: prod,
 		log: log.With("venue", conn.Name()), m: m, dec: md.NewDecoder(), logged: map[string]bool{}}
 	n.st = state{Venue: conn.Name(), Offsets: map[int]int64{}, Trades: map[string]*tradeSeq{},
-		Slots: map[string]*slotState{}, Counts: map[string]uint64{}, Books: map[string]*book{}}
+		Slots: map[string]*slotState{}, Counts: map[string]uint64{}, Books: map[string]*book{}, BookRefs: map[string]bookRef{}}
 	return n
 }
 

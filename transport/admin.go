@@ -84,7 +84,7 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) erro
 	if len(brokers) == 0 {
 		return errors.New("transport: no brokers to create topics on")
 	}
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 30 * time.Second}
+	cl := adminClient(brokers, 30*time.Second)
 	req := &kafka.CreateTopicsRequest{}
 	for _, s := range specs {
 		tc := kafka.TopicConfig{Topic: s.Name, NumPartitions: s.Partitions, ReplicationFactor: max(1, s.Replication)}
@@ -93,9 +93,16 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) erro
 		}
 		req.Topics = append(req.Topics, tc)
 	}
-	res, err := cl.CreateTopics(ctx, req)
-	if err != nil {
-		return fmt.Errorf("transport: create topics: %w", err)
+	var res *kafka.CreateTopicsResponse
+	var err error
+	for attempt := 0; ; attempt++ {
+		if res, err = cl.CreateTopics(ctx, req); err == nil {
+			break
+		}
+		if attempt == 4 || ctx.Err() != nil {
+			return fmt.Errorf("transport: create topics: %w", err)
+		}
+		time.Sleep(time.Duration(200<<attempt) * time.Millisecond) // broker starting or restarting
 	}
 	var errs []error
 	for name, e := range res.Errors {
@@ -136,7 +143,7 @@ func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]in
 	if err != nil {
 		return nil, err
 	}
-	cl := &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: 10 * time.Second}
+	cl := adminClient(brokers, 10*time.Second)
 	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
 	for _, p := range parts {
 		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p))
@@ -153,4 +160,11 @@ func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]in
 		out[po.Partition] = po.LastOffset
 	}
 	return out, nil
+}
+
+// adminClient returns a client with its own connection pool: kafka-go's default transport is
+// process-wide, and its pooled connections to a broker that restarted fail once with EOF.
+func adminClient(brokers []string, timeout time.Duration) *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(brokers...), Timeout: timeout,
+		Transport: &kafka.Transport{DialTimeout: 10 * time.Second, IdleTimeout: 30 * time.Second}}
 }

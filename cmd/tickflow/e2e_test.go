@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -45,7 +47,16 @@ func startPipeline(t *testing.T, dataDir string, extra ...string) *runHandle {
 	h := &runHandle{cancel: cancel, done: make(chan error, 1)}
 	go func() { h.done <- cmdRun(ctx, args, io.Discard, testWriter{t}) }()
 	// run.json is removed on exit, so a fresh one belongs to this run.
-	h.info = readRunInfo(t, dataDir, 0, 60*time.Second)
+	waitFor(t, 60*time.Second, "run.json", func() bool {
+		select {
+		case err := <-h.done:
+			t.Fatalf("pipeline exited during startup: %v", err)
+		default:
+		}
+		_, err := os.Stat(filepath.Join(dataDir, "run.json"))
+		return err == nil
+	})
+	h.info = readRunInfo(t, dataDir, 0, 10*time.Second)
 	waitFor(t, 30*time.Second, "readiness", func() bool {
 		_, err := httpGet(h.info.HTTPAddr, "/readyz")
 		return err == nil
