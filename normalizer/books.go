@@ -290,31 +290,22 @@ func (n *Normalizer) publishBook(ctx context.Context, b *book, u *md.BookUpdate)
 	u.Seq, u.PrevSeq = b.Seq, b.Seq-1
 	u.ParserVersion = n.version
 	o := n.msg()
-	o.key = appendKey(o.key[:0], u.Venue, u.Symbol)
 	o.val = md.AppendBookUpdate(o.val[:0], u)
-	n.st.Counts["book"]++
-	n.m.emitted(u.Venue, md.KindBookUpdate).Inc()
-	return n.send(ctx, transport.TopicBooks, md.KindBookUpdate, o)
+	return n.emit(ctx, o, &u.Header, md.KindBookUpdate, transport.TopicBooks)
 }
 
 func (n *Normalizer) emitBookStatus(ctx context.Context, st *md.BookStatus) error {
 	st.ParserVersion = n.version
 	o := n.msg()
-	o.key = appendKey(o.key[:0], st.Venue, st.Symbol)
 	o.val = md.AppendBookStatus(o.val[:0], st)
-	n.st.Counts["book_status"]++
-	n.m.emitted(st.Venue, md.KindBookStatus).Inc()
-	return n.send(ctx, transport.TopicBooks, md.KindBookStatus, o)
+	return n.emit(ctx, o, &st.Header, md.KindBookStatus, transport.TopicBooks)
 }
 
 func (n *Normalizer) emitBBO(ctx context.Context, q *md.BBO) error {
 	q.ParserVersion = n.version
 	o := n.msg()
-	o.key = appendKey(o.key[:0], q.Venue, q.Symbol)
 	o.val = md.AppendBBO(o.val[:0], q)
-	n.st.Counts["bbo"]++
-	n.m.emitted(q.Venue, md.KindBBO).Inc()
-	return n.send(ctx, transport.TopicBBO, md.KindBBO, o)
+	return n.emit(ctx, o, &q.Header, md.KindBBO, transport.TopicBBO)
 }
 
 // invalidateSlot marks the live books of a slot's symbols invalid when its connection ended.

@@ -351,22 +351,25 @@ func appendKey(dst []byte, venue, symbol string) []byte {
 
 func (n *Normalizer) emitTrade(ctx context.Context, t *md.Trade) error {
 	o := n.msg()
-	o.key = appendKey(o.key[:0], t.Venue, t.Symbol)
 	o.val = md.AppendTrade(o.val[:0], t)
-	n.st.Counts["trade"]++
-	n.m.emitted(t.Venue, md.KindTrade).Inc()
 	n.m.age(t.Venue).Observe(float64(time.Now().UnixNano()-t.RecvTime) / 1e9)
-	return n.send(ctx, transport.TopicTrades, md.KindTrade, o)
+	return n.emit(ctx, o, &t.Header, md.KindTrade, transport.TopicTrades)
 }
 
 func (n *Normalizer) emitIntegrity(ctx context.Context, e *md.Integrity) error {
 	e.ParserVersion = n.version
 	o := n.msg()
-	o.key = appendKey(o.key[:0], e.Venue, e.Symbol)
 	o.val = md.AppendIntegrity(o.val[:0], e)
-	n.st.Counts["integrity"]++
-	n.m.emitted(e.Venue, md.KindIntegrity).Inc()
-	return n.send(ctx, transport.TopicIntegrity, md.KindIntegrity, o)
+	return n.emit(ctx, o, &e.Header, md.KindIntegrity, transport.TopicIntegrity)
+}
+
+// emit sends an event already encoded into o.val, keyed by venue/symbol (ADR 0002), and
+// counts it.
+func (n *Normalizer) emit(ctx context.Context, o *outMsg, h *md.Header, kind md.Kind, topic string) error {
+	o.key = appendKey(o.key[:0], h.Venue, h.Symbol)
+	n.st.Counts[kind.String()]++
+	n.m.emitted(h.Venue, kind).Inc()
+	return n.send(ctx, topic, kind, o)
 }
 
 // send produces an encoded event; the message buffer returns to the pool once acknowledged.
