@@ -72,6 +72,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
+// forNormalizer returns metrics sharing m's registered vectors with caches of its own: one
+// Metrics may serve several normalizers (one per venue), each on its own goroutine.
+func (m *Metrics) forNormalizer() *Metrics {
+	c := *m
+	c.rec = map[[2]string]prometheus.Counter{}
+	c.ev = map[[2]string]prometheus.Counter{}
+	c.ages = map[string]prometheus.Observer{}
+	return &c
+}
+
 func (m *Metrics) records(venue string, t md.RawType) prometheus.Counter {
 	k := [2]string{venue, t.String()}
 	c, ok := m.rec[k]

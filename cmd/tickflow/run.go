@@ -267,9 +267,10 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	sinkStage := start("sink", runner.Run)
 	watch(sinkStage)
 	var normStages []*stage
+	nm := normalizer.NewMetrics(p.reg) // one set for every venue (labelled by venue)
 	for _, v := range venues {
 		conn, _ := tfcollectors.Default.Lookup(v)
-		n := normalizer.New(normalizer.Config{Brokers: p.brokers, CheckpointEvery: cfg.checkpoint}, conn, prod, p.normMetrics(), log.With("stage", "normalizer"))
+		n := normalizer.New(normalizer.Config{Brokers: p.brokers, CheckpointEvery: cfg.checkpoint}, conn, prod, nm, log.With("stage", "normalizer"))
 		s := start("normalizer "+v, n.Run)
 		watch(s)
 		normStages = append(normStages, s)
@@ -344,10 +345,6 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 		log.Info("stopped cleanly")
 	}
 	return runErr
-}
-
-func (p *pipeline) normMetrics() *normalizer.Metrics {
-	return normalizer.NewMetrics(p.reg)
 }
 
 func (p *pipeline) engine(venue string, ep [2]string, prod *transport.Producer, cm *tfcollectors.Metrics) (*tfcollectors.Engine, tfcollectors.Session, error) {
