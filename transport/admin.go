@@ -110,7 +110,46 @@ func EnsureTopics(ctx context.Context, brokers []string, specs []TopicSpec) erro
 			errs = append(errs, fmt.Errorf("create topic %s: %w", name, e))
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	return waitTopics(ctx, cl, specs)
+}
+
+// waitTopics waits until every topic is in the cluster metadata with a leader for each
+// partition: a broker may answer CreateTopics before its metadata shows them.
+func waitTopics(ctx context.Context, cl *kafka.Client, specs []TopicSpec) error {
+	names := make([]string, 0, len(specs))
+	for _, s := range specs {
+		names = append(names, s.Name)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		md, err := cl.Metadata(ctx, &kafka.MetadataRequest{Topics: names})
+		if err == nil {
+			ready := 0
+			for _, t := range md.Topics {
+				ok := t.Error == nil && len(t.Partitions) > 0
+				for _, p := range t.Partitions {
+					ok = ok && p.Error == nil && p.Leader.Host != ""
+				}
+				if ok {
+					ready++
+				}
+			}
+			if ready == len(names) {
+				return nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("transport: topics not visible in metadata 30s after creation (last error: %v)", err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // Partitions returns the partition ids of a topic.

@@ -139,6 +139,9 @@ func NewProducer(cfg ProducerConfig, reg prometheus.Registerer, log *slog.Logger
 		Async:           true,
 		Compression:     codec,
 		Completion:      p.complete,
+		// Its own transport: kafka-go's default one is process-wide and caches topic metadata,
+		// so topics created a moment ago would look unknown to it for seconds.
+		Transport: &kafka.Transport{DialTimeout: 10 * time.Second, MetadataTTL: 2 * time.Second},
 	}
 	return p, nil
 }
