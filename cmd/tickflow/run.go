@@ -58,7 +58,7 @@ func (c *runConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.dataDir, "data-dir", "tickflow-data", "directory holding all state: broker log, store, collector state")
 	fs.BoolVar(&c.demo, "demo", false, "start the built-in exchange simulators and collect from them (no internet needed)")
 	fs.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP server: /ws, /metrics, /healthz, /readyz, /query")
-	fs.StringVar(&c.brokerAddr, "broker-addr", "127.0.0.1:19092", "loopback address of the embedded Kafka-protocol broker (any Kafka client can attach)")
+	fs.StringVar(&c.brokerAddr, "broker-addr", "127.0.0.1:29092", "loopback address of the embedded Kafka-protocol broker (any Kafka client can attach)")
 	fs.StringVar(&c.kafkaBrokers, "kafka-brokers", "", "use this Kafka cluster (host:port,...) instead of the embedded broker")
 	fs.StringVar(&c.venues, "venues", "binance", "venues to collect, comma-separated")
 	fs.StringVar(&c.binanceWS, "binance-ws", "wss://stream.binance.com:9443", "Binance WebSocket base URL")
