@@ -4,7 +4,9 @@ PKGS     ?= ./...
 # Fuzz targets: package:Target, each run briefly by fuzz-smoke.
 FUZZ     ?= ./md:FuzzDecodeTrade ./md:FuzzDecodeIntegrity ./md:FuzzDecodeRaw ./md:FuzzParseDecimal \
             ./collectors/binance:FuzzParse ./stream:FuzzClientMessage
-FUZZTIME ?= 10s
+# An execution count, not a duration: a short duration can expire while the fuzzer is still
+# gathering baseline coverage on a loaded machine ("context deadline exceeded").
+FUZZTIME ?= 50000x
 
 .PHONY: all fmt vet lint test test-integration kill-test-long bench fuzz-smoke run build services-up services-down bench-clickhouse
 
