@@ -60,10 +60,7 @@ SELECT k.venue, k.symbol, h.is_snapshot, h.book_seq, h.book_prev_seq, h.first_id
 FROM batch_books h JOIN batch_keys k ON h.key_id = k.key_id
 ORDER BY h.msg`
 
-var levelCols = []struct {
-	name string
-	typ  duck.Type
-}{
+var levelCols = []column{
 	{"msg", duck.TYPE_UINTEGER},
 	{"side", duck.TYPE_UTINYINT}, // 0 bid, 1 ask
 	{"level", duck.TYPE_UINTEGER},
@@ -81,23 +78,12 @@ SELECT k.venue, k.symbol, make_timestamp_ns(h.recv_ns), h.book_seq,
        k.parser_version
 FROM appended_data a JOIN batch_books h ON a.msg = h.msg JOIN batch_keys k ON h.key_id = k.key_id`
 
-var bookStatusCols = []struct {
-	name string
-	typ  duck.Type
-}{
-	{"key_id", duck.TYPE_UINTEGER},
-	{"state", duck.TYPE_VARCHAR},
-	{"reason", duck.TYPE_VARCHAR},
-	{"book_seq", duck.TYPE_UBIGINT},
-	{"exch_ns", duck.TYPE_BIGINT},
-	{"send_ns", duck.TYPE_BIGINT},
-	{"recv_ns", duck.TYPE_BIGINT},
-	{"clock_offset_ns", duck.TYPE_BIGINT},
-	{"epoch", duck.TYPE_UBIGINT},
-	{"seq", duck.TYPE_UBIGINT},
-	{"idx", duck.TYPE_UINTEGER},
-	{"source", duck.TYPE_VARCHAR},
-}
+var bookStatusCols = withHeader(duck.TYPE_VARCHAR,
+	column{"key_id", duck.TYPE_UINTEGER},
+	column{"state", duck.TYPE_VARCHAR},
+	column{"reason", duck.TYPE_VARCHAR},
+	column{"book_seq", duck.TYPE_UBIGINT},
+)
 
 const insertBookStatusSQL = `INSERT INTO book_status (venue, symbol, state, reason, book_seq,
     exch_time, send_time, recv_time, clock_offset_ns, epoch, seq, idx, source, parser_version)
@@ -107,29 +93,18 @@ SELECT k.venue, k.symbol, a.state, a.reason, a.book_seq,
        k.parser_version
 FROM appended_data a JOIN batch_keys k ON a.key_id = k.key_id`
 
-var bboCols = []struct {
-	name string
-	typ  duck.Type
-}{
-	{"key_id", duck.TYPE_UINTEGER},
-	{"bid_price_mant", duck.TYPE_BIGINT},
-	{"bid_price_scale", duck.TYPE_UTINYINT},
-	{"bid_qty_mant", duck.TYPE_BIGINT},
-	{"bid_qty_scale", duck.TYPE_UTINYINT},
-	{"ask_price_mant", duck.TYPE_BIGINT},
-	{"ask_price_scale", duck.TYPE_UTINYINT},
-	{"ask_qty_mant", duck.TYPE_BIGINT},
-	{"ask_qty_scale", duck.TYPE_UTINYINT},
-	{"update_id", duck.TYPE_UBIGINT},
-	{"exch_ns", duck.TYPE_BIGINT},
-	{"send_ns", duck.TYPE_BIGINT},
-	{"recv_ns", duck.TYPE_BIGINT},
-	{"clock_offset_ns", duck.TYPE_BIGINT},
-	{"epoch", duck.TYPE_UBIGINT},
-	{"seq", duck.TYPE_UBIGINT},
-	{"idx", duck.TYPE_UINTEGER},
-	{"source", duck.TYPE_UTINYINT},
-}
+var bboCols = withHeader(duck.TYPE_UTINYINT,
+	column{"key_id", duck.TYPE_UINTEGER},
+	column{"bid_price_mant", duck.TYPE_BIGINT},
+	column{"bid_price_scale", duck.TYPE_UTINYINT},
+	column{"bid_qty_mant", duck.TYPE_BIGINT},
+	column{"bid_qty_scale", duck.TYPE_UTINYINT},
+	column{"ask_price_mant", duck.TYPE_BIGINT},
+	column{"ask_price_scale", duck.TYPE_UTINYINT},
+	column{"ask_qty_mant", duck.TYPE_BIGINT},
+	column{"ask_qty_scale", duck.TYPE_UTINYINT},
+	column{"update_id", duck.TYPE_UBIGINT},
+)
 
 const insertBBOSQL = `INSERT INTO bbo (venue, symbol, bid_price_mant, bid_price_scale,
     bid_qty_mant, bid_qty_scale, ask_price_mant, ask_price_scale, ask_qty_mant, ask_qty_scale,

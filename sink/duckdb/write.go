@@ -39,27 +39,36 @@ const batchKeysDDL = `CREATE TEMP TABLE IF NOT EXISTS batch_keys (
     idx            UINTEGER  NOT NULL
 )`
 
-// Columns appended per trade, in order, and their types.
-var tradeCols = []struct {
+// column is one appended column: its name in the appender's query and its type.
+type column struct {
 	name string
 	typ  duck.Type
-}{
-	{"key_id", duck.TYPE_UINTEGER},
-	{"id", duck.TYPE_UBIGINT}, // numeric id; replaced by id_text in the text variant
-	{"price_mant", duck.TYPE_BIGINT},
-	{"price_scale", duck.TYPE_UTINYINT},
-	{"qty_mant", duck.TYPE_BIGINT},
-	{"qty_scale", duck.TYPE_UTINYINT},
-	{"side", duck.TYPE_UTINYINT},
-	{"exch_ns", duck.TYPE_BIGINT},
-	{"send_ns", duck.TYPE_BIGINT},
-	{"recv_ns", duck.TYPE_BIGINT},
-	{"clock_offset_ns", duck.TYPE_BIGINT},
-	{"epoch", duck.TYPE_UBIGINT},
-	{"seq", duck.TYPE_UBIGINT},
-	{"idx", duck.TYPE_UINTEGER},
-	{"source", duck.TYPE_UTINYINT},
 }
+
+// withHeader returns cols followed by the event-header columns every event table appends
+// last (times, provenance, source); source arrives as md's number or as text.
+func withHeader(source duck.Type, cols ...column) []column {
+	return append(cols,
+		column{"exch_ns", duck.TYPE_BIGINT},
+		column{"send_ns", duck.TYPE_BIGINT},
+		column{"recv_ns", duck.TYPE_BIGINT},
+		column{"clock_offset_ns", duck.TYPE_BIGINT},
+		column{"epoch", duck.TYPE_UBIGINT},
+		column{"seq", duck.TYPE_UBIGINT},
+		column{"idx", duck.TYPE_UINTEGER},
+		column{"source", source})
+}
+
+// Columns appended per trade, in order, and their types.
+var tradeCols = withHeader(duck.TYPE_UTINYINT,
+	column{"key_id", duck.TYPE_UINTEGER},
+	column{"id", duck.TYPE_UBIGINT}, // numeric id; replaced by id_text in the text variant
+	column{"price_mant", duck.TYPE_BIGINT},
+	column{"price_scale", duck.TYPE_UTINYINT},
+	column{"qty_mant", duck.TYPE_BIGINT},
+	column{"qty_scale", duck.TYPE_UTINYINT},
+	column{"side", duck.TYPE_UTINYINT},
+)
 
 // side and source arrive as md's numbers; values outside the enums (a newer md) are stored
 // as 'unknown' / 'live', matching md's String methods.
@@ -80,27 +89,16 @@ var (
 	insertTradesTextSQL = fmt.Sprintf(insertTradesSQL, "CAST(NULL AS UBIGINT)", "a.id_text")
 )
 
-var integrityCols = []struct {
-	name string
-	typ  duck.Type
-}{
-	{"key_id", duck.TYPE_UINTEGER},
-	{"type", duck.TYPE_VARCHAR},
-	{"stream", duck.TYPE_VARCHAR},
-	{"from_ns", duck.TYPE_BIGINT},
-	{"to_ns", duck.TYPE_BIGINT},
-	{"first_id", duck.TYPE_UBIGINT},
-	{"last_id", duck.TYPE_UBIGINT},
-	{"count", duck.TYPE_UBIGINT},
-	{"exch_ns", duck.TYPE_BIGINT},
-	{"send_ns", duck.TYPE_BIGINT},
-	{"recv_ns", duck.TYPE_BIGINT},
-	{"clock_offset_ns", duck.TYPE_BIGINT},
-	{"epoch", duck.TYPE_UBIGINT},
-	{"seq", duck.TYPE_UBIGINT},
-	{"idx", duck.TYPE_UINTEGER},
-	{"source", duck.TYPE_VARCHAR},
-}
+var integrityCols = withHeader(duck.TYPE_VARCHAR,
+	column{"key_id", duck.TYPE_UINTEGER},
+	column{"type", duck.TYPE_VARCHAR},
+	column{"stream", duck.TYPE_VARCHAR},
+	column{"from_ns", duck.TYPE_BIGINT},
+	column{"to_ns", duck.TYPE_BIGINT},
+	column{"first_id", duck.TYPE_UBIGINT},
+	column{"last_id", duck.TYPE_UBIGINT},
+	column{"count", duck.TYPE_UBIGINT},
+)
 
 const insertIntegritySQL = `INSERT INTO integrity (venue, symbol, type, stream, from_time,
     to_time, first_id, last_id, count, exch_time, send_time, recv_time, clock_offset_ns,
@@ -140,10 +138,7 @@ type writeState struct {
 	integrityNames                []string
 }
 
-func typeInfos(cols []struct {
-	name string
-	typ  duck.Type
-}, replace map[string]string) ([]duck.TypeInfo, []string, error) {
+func typeInfos(cols []column, replace map[string]string) ([]duck.TypeInfo, []string, error) {
 	infos := make([]duck.TypeInfo, len(cols))
 	names := make([]string, len(cols))
 	for i, c := range cols {
