@@ -26,6 +26,9 @@ HTTP_PORT=${TICKFLOW_CH_HTTP_PORT:-18123}
 WAIT=${TICKFLOW_CH_WAIT:-60}
 DIR=$CI_DIR/clickhouse
 PIDFILE=$DIR/clickhouse.pid
+PROC_MATCH=clickhouse
+# shellcheck source=deploy/ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 SERVER=/usr/sbin/clickhouse-server
 CLIENT=/usr/bin/clickhouse-client
 
@@ -156,15 +159,6 @@ EOF
 EOF
 }
 
-running_pid() {
-	[[ -f $PIDFILE ]] || return 1
-	local pid
-	pid=$(cat "$PIDFILE")
-	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
-	# The pid must still be our server (pids are reused).
-	grep -q clickhouse "/proc/$pid/cmdline" 2>/dev/null || return 1
-	echo "$pid"
-}
 
 query() {
 	"$CLIENT" --host 127.0.0.1 --port "$TCP_PORT" --query "$1"
@@ -204,25 +198,6 @@ start() {
 	exit 1
 }
 
-stop() {
-	local pid
-	if ! pid=$(running_pid); then
-		log "not running"
-		rm -f "$PIDFILE"
-		return
-	fi
-	kill -TERM "$pid"
-	for _ in $(seq 1 60); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.5
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "still running after 30s: SIGKILL"
-		kill -KILL "$pid" || true
-	fi
-	rm -f "$PIDFILE"
-	log "stopped (pid $pid)"
-}
 
 status() {
 	local pid

@@ -27,6 +27,9 @@ WAIT=${TICKFLOW_KAFKA_WAIT:-90}
 DIR=$CI_DIR/kafka
 LIB=$DIR/lib
 PIDFILE=$DIR/kafka.pid
+PROC_MATCH=kafka.Kafka
+# shellcheck source=deploy/ci/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 POM=$HERE/kafka/pom.xml
 # 16 MiB for the largest raw frame plus room for the record batch header.
 MAX_MESSAGE_BYTES=$((16 * 1024 * 1024 + 64 * 1024))
@@ -136,14 +139,6 @@ java_cmd() {
 	java "${JAVA_OPTS[@]}" "$@"
 }
 
-running_pid() {
-	[[ -f $PIDFILE ]] || return 1
-	local pid
-	pid=$(cat "$PIDFILE")
-	[[ -n $pid ]] && kill -0 "$pid" 2>/dev/null || return 1
-	grep -q kafka.Kafka "/proc/$pid/cmdline" 2>/dev/null || return 1
-	echo "$pid"
-}
 
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
@@ -209,25 +204,6 @@ start() {
 	exit 1
 }
 
-stop() {
-	local pid
-	if ! pid=$(running_pid); then
-		log "not running"
-		rm -f "$PIDFILE"
-		return
-	fi
-	kill -TERM "$pid"
-	for _ in $(seq 1 60); do
-		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.5
-	done
-	if kill -0 "$pid" 2>/dev/null; then
-		log "still running after 30s: SIGKILL"
-		kill -KILL "$pid" || true
-	fi
-	rm -f "$PIDFILE"
-	log "stopped (pid $pid)"
-}
 
 status() {
 	local pid
