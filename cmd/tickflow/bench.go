@@ -379,8 +379,8 @@ func waitHTTP(ctx context.Context, addr, path string, timeout time.Duration) err
 func waitRunInfo(ctx context.Context, dataDir string, pid int, timeout time.Duration) (runInfo, error) {
 	deadline := time.Now().Add(timeout)
 	for {
-		var info runInfo
-		if b, err := os.ReadFile(filepath.Join(dataDir, "run.json")); err == nil && json.Unmarshal(b, &info) == nil && info.PID == pid {
+		info, err := loadRunInfo(dataDir)
+		if err == nil && info.PID == pid {
 			if _, err := httpGetBody(info.HTTPAddr, "/readyz"); err == nil {
 				return info, nil
 			}

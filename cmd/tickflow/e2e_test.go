@@ -53,7 +53,7 @@ func startPipeline(t *testing.T, dataDir string, extra ...string) *runHandle {
 			t.Fatalf("pipeline exited during startup: %v", err)
 		default:
 		}
-		_, err := os.Stat(filepath.Join(dataDir, "run.json"))
+		_, err := os.Stat(filepath.Join(dataDir, runInfoFile))
 		return err == nil
 	})
 	h.info = readRunInfo(t, dataDir, 0, 10*time.Second)

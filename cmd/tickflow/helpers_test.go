@@ -3,11 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,12 +30,10 @@ func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool)
 func readRunInfo(t *testing.T, dataDir string, pid int, timeout time.Duration) runInfo {
 	t.Helper()
 	var info runInfo
-	waitFor(t, timeout, "run.json", func() bool {
-		b, err := os.ReadFile(filepath.Join(dataDir, "run.json"))
-		if err != nil || json.Unmarshal(b, &info) != nil {
-			return false
-		}
-		return pid == 0 || info.PID == pid
+	waitFor(t, timeout, runInfoFile, func() bool {
+		var err error
+		info, err = loadRunInfo(dataDir)
+		return err == nil && (pid == 0 || info.PID == pid)
 	})
 	return info
 }

@@ -91,6 +91,20 @@ func (c *runConfig) validate() error {
 	return errors.Join(errs...)
 }
 
+// runInfoFile is the file in the data dir that tells other commands where the running
+// process serves (removed on exit).
+const runInfoFile = "run.json"
+
+// loadRunInfo reads the run info of the tickflow running on dataDir.
+func loadRunInfo(dataDir string) (runInfo, error) {
+	var info runInfo
+	b, err := os.ReadFile(filepath.Join(dataDir, runInfoFile))
+	if err != nil {
+		return info, err
+	}
+	return info, json.Unmarshal(b, &info)
+}
+
 // runInfo is written to <data-dir>/run.json so other commands find the running process.
 type runInfo struct {
 	PID      int    `json:"pid"`
@@ -231,7 +245,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 
 	info := runInfo{PID: os.Getpid(), HTTPAddr: httpAddr, Brokers: strings.Join(p.brokers, ",")}
 	ib, _ := json.Marshal(info)
-	infoPath := filepath.Join(cfg.dataDir, "run.json")
+	infoPath := filepath.Join(cfg.dataDir, runInfoFile)
 	if err := tfcollectors.WriteFileAtomic(infoPath, ib); err != nil {
 		return err
 	}

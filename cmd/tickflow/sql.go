@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/subtle"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -100,15 +99,12 @@ func cmdSQL(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	}
 	q := fs.Arg(0)
 	// A running tickflow holds the DuckDB file (one process per file): ask it.
-	if b, err := os.ReadFile(filepath.Join(*dataDir, "run.json")); err == nil {
-		var info runInfo
-		if json.Unmarshal(b, &info) == nil && info.HTTPAddr != "" {
-			err := queryRemote(ctx, info.HTTPAddr, q, *format, *token, stdout)
-			if err == nil || !isConnRefused(err) {
-				return err
-			}
-			// stale run.json: the process is gone; fall through to the file.
+	if info, err := loadRunInfo(*dataDir); err == nil && info.HTTPAddr != "" {
+		err := queryRemote(ctx, info.HTTPAddr, q, *format, *token, stdout)
+		if err == nil || !isConnRefused(err) {
+			return err
 		}
+		// stale run.json: the process is gone; fall through to the file.
 	}
 	path := filepath.Join(*dataDir, "tickflow.duckdb")
 	if _, err := os.Stat(path); err != nil {
