@@ -142,9 +142,13 @@ func (n *Normalizer) refresh(ctx context.Context, bp collectors.BookParser, b *b
 	return n.publishSnapshot(ctx, b, h)
 }
 
-// snapshotIndex offsets the provenance index of snapshots published on top of a record's
-// own messages, keeping provenance unique and increasing per book.
-const snapshotIndex = 1 << 20
+// Provenance index offsets for events a record causes beyond its own messages, so each
+// (symbol, kind) keeps unique, increasing provenance (the sink's watermark, ADR 0007):
+// resync-started next to a gap event of the same record, snapshots after its deltas.
+const (
+	resyncIndex   = 1 << 16
+	snapshotIndex = 1 << 20
+)
 
 // publishSnapshot publishes the whole book as a snapshot message, with h's provenance.
 func (n *Normalizer) publishSnapshot(ctx context.Context, b *book, h *md.Header) error {
@@ -281,7 +285,7 @@ func (n *Normalizer) invalidate(ctx context.Context, b *book, h *md.Header, reas
 	}
 	rs := md.Integrity{Header: *h, Type: md.IntegrityResyncStarted, Stream: md.KindBookUpdate, From: h.RecvTime}
 	rs.Symbol = b.Symbol
-	rs.Prov.Index += 1 << 16 // distinct from ev's index within the same record
+	rs.Prov.Index += resyncIndex
 	return n.emitIntegrity(ctx, &rs)
 }
 
