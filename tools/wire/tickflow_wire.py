@@ -52,6 +52,9 @@ DIRECTION = {0: "local", 1: "in", 2: "out"}
 
 KIND_TRADE = 1
 KIND_INTEGRITY = 9
+KIND_FUNDING = 5
+KIND_OPEN_INTEREST = 6
+KIND_LIQUIDATION = 7
 
 
 class WireError(ValueError):
@@ -188,7 +191,28 @@ def _integrity_body(r: _Reader, ev: dict[str, Any]) -> None:
     ev["count"] = r.uvarint()
 
 
-_BODIES = {KIND_TRADE: _trade_body, KIND_INTEGRITY: _integrity_body}
+def _funding_body(r: _Reader, ev: dict[str, Any]) -> None:
+    ev["rate"] = r.decimal()
+    ev["mark_price"] = r.decimal()
+    ev["index_price"] = r.decimal()
+    ev["funding_time"] = r.varint()
+    ev["next_funding_time"] = r.varint()
+
+
+def _open_interest_body(r: _Reader, ev: dict[str, Any]) -> None:
+    ev["qty"] = r.decimal()
+    ev["value"] = r.decimal()
+
+
+def _liquidation_body(r: _Reader, ev: dict[str, Any]) -> None:
+    ev["side"] = _name(SIDE, r.byte())
+    ev["price"] = r.decimal()
+    ev["qty"] = r.decimal()
+
+
+_BODIES = {KIND_TRADE: _trade_body, KIND_INTEGRITY: _integrity_body,
+           KIND_FUNDING: _funding_body, KIND_OPEN_INTEREST: _open_interest_body,
+           KIND_LIQUIDATION: _liquidation_body}
 
 
 def decode_event(b: bytes, want_kind: int | None = None) -> dict[str, Any]:
