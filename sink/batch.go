@@ -21,6 +21,11 @@ type Batch struct {
 	BookStatus []md.BookStatus
 	// BBOs holds best bid/offer events.
 	BBOs []md.BBO
+	// Funding, OpenInterest and Liquidations hold derivatives events (decoded only for a
+	// store that declares those kinds through [KindStore]).
+	Funding      []md.Funding
+	OpenInterest []md.OpenInterest
+	Liquidations []md.Liquidation
 	// Offsets holds, per topic-partition consumed in this batch, the next offset to read
 	// (last offset + 1). Messages that failed to decode advance it too.
 	Offsets []transport.Offset
@@ -41,6 +46,9 @@ func (b *Batch) Reset() {
 	b.Books = b.Books[:0]
 	b.BookStatus = b.BookStatus[:0]
 	b.BBOs = b.BBOs[:0]
+	b.Funding = b.Funding[:0]
+	b.OpenInterest = b.OpenInterest[:0]
+	b.Liquidations = b.Liquidations[:0]
 	b.Offsets = b.Offsets[:0]
 	if cap(b.levels) > maxArenaLevels {
 		b.levels = nil
@@ -53,7 +61,8 @@ func (b *Batch) Reset() {
 
 // Len returns the number of events in the batch.
 func (b *Batch) Len() int {
-	return len(b.Trades) + len(b.Integrity) + len(b.Books) + len(b.BookStatus) + len(b.BBOs)
+	return len(b.Trades) + len(b.Integrity) + len(b.Books) + len(b.BookStatus) + len(b.BBOs) +
+		len(b.Funding) + len(b.OpenInterest) + len(b.Liquidations)
 }
 
 // Levels returns the number of book levels (bids and asks) in the batch's book updates.
@@ -104,17 +113,24 @@ type KindCounts struct {
 	Books      int // book updates (messages, not levels)
 	BookStatus int
 	BBOs       int
+	// Funding, OpenInterest and Liquidations count derivatives events.
+	Funding      int
+	OpenInterest int
+	Liquidations int
 }
 
 // Total returns the sum over kinds.
 func (c KindCounts) Total() int {
-	return c.Trades + c.Integrity + c.Books + c.BookStatus + c.BBOs
+	return c.Trades + c.Integrity + c.Books + c.BookStatus + c.BBOs + c.Funding +
+		c.OpenInterest + c.Liquidations
 }
 
 // Add returns the per-kind sum of c and o.
 func (c KindCounts) Add(o KindCounts) KindCounts {
 	return KindCounts{Trades: c.Trades + o.Trades, Integrity: c.Integrity + o.Integrity,
-		Books: c.Books + o.Books, BookStatus: c.BookStatus + o.BookStatus, BBOs: c.BBOs + o.BBOs}
+		Books: c.Books + o.Books, BookStatus: c.BookStatus + o.BookStatus, BBOs: c.BBOs + o.BBOs,
+		Funding: c.Funding + o.Funding, OpenInterest: c.OpenInterest + o.OpenInterest,
+		Liquidations: c.Liquidations + o.Liquidations}
 }
 
 // WriteResult reports what one [Store.Write] did.

@@ -199,8 +199,10 @@ func TestStoredKinds(t *testing.T) {
 }
 
 func TestKindCounts(t *testing.T) {
-	a := KindCounts{Trades: 1, Integrity: 2, Books: 3, BookStatus: 4, BBOs: 5}
-	if a.Total() != 15 || a.Add(a) != (KindCounts{2, 4, 6, 8, 10}) {
+	a := KindCounts{Trades: 1, Integrity: 2, Books: 3, BookStatus: 4, BBOs: 5, Funding: 6,
+		OpenInterest: 7, Liquidations: 8}
+	if a.Total() != 36 || a.Add(a) != (KindCounts{Trades: 2, Integrity: 4, Books: 6,
+		BookStatus: 8, BBOs: 10, Funding: 12, OpenInterest: 14, Liquidations: 16}) {
 		t.Fatalf("total %d add %+v", a.Total(), a.Add(a))
 	}
 }

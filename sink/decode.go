@@ -58,7 +58,7 @@ const baseKinds = kindSet(1<<md.KindTrade | 1<<md.KindIntegrity)
 
 // decodedKinds are the kinds decodeInto can decode.
 var decodedKinds = []md.Kind{md.KindTrade, md.KindIntegrity, md.KindBookUpdate,
-	md.KindBookStatus, md.KindBBO}
+	md.KindBookStatus, md.KindBBO, md.KindFunding, md.KindOpenInterest, md.KindLiquidation}
 
 // storedKinds returns the kinds a Runner decodes for st: those it declares through
 // [KindStore], else the base kinds.
@@ -155,6 +155,52 @@ func decodeInto(dec *md.Decoder, b *Batch, kinds kindSet, value []byte) (string,
 		}
 		b.BBOs = b.BBOs[:len(b.BBOs)-1]
 		return reasonOf(err), err
+	case md.KindFunding:
+		b.Funding, err = decodeAppend(b.Funding, value, dec.DecodeFunding,
+			func(e *md.Funding) *md.Header { return &e.Header })
+		return reasonOfDecoded(err)
+	case md.KindOpenInterest:
+		b.OpenInterest, err = decodeAppend(b.OpenInterest, value, dec.DecodeOpenInterest,
+			func(e *md.OpenInterest) *md.Header { return &e.Header })
+		return reasonOfDecoded(err)
+	case md.KindLiquidation:
+		b.Liquidations, err = decodeAppend(b.Liquidations, value, dec.DecodeLiquidation,
+			func(e *md.Liquidation) *md.Header { return &e.Header })
+		return reasonOfDecoded(err)
 	}
 	return ReasonUnsupportedKind, errUnsupported
+}
+
+// headerError marks a decoded event whose header checkHeader refused.
+type headerError struct{ err error }
+
+func (e headerError) Error() string { return e.err.Error() }
+func (e headerError) Unwrap() error { return e.err }
+
+// decodeAppend decodes value into a new element of dst and returns dst with it, or dst
+// unchanged and the error (a headerError when the header is refused).
+func decodeAppend[T any](dst []T, value []byte, decode func(*T, []byte) error,
+	header func(*T) *md.Header) ([]T, error) {
+	var zero T
+	dst = append(dst, zero)
+	e := &dst[len(dst)-1]
+	if err := decode(e, value); err != nil {
+		return dst[:len(dst)-1], err
+	}
+	if err := checkHeader(header(e)); err != nil {
+		return dst[:len(dst)-1], headerError{err}
+	}
+	return dst, nil
+}
+
+// reasonOfDecoded maps decodeAppend's error to decodeInto's result.
+func reasonOfDecoded(err error) (string, error) {
+	var he headerError
+	switch {
+	case err == nil:
+		return "", nil
+	case errors.As(err, &he):
+		return ReasonInvalidHeader, he.err
+	}
+	return reasonOf(err), err
 }
