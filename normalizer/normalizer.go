@@ -86,8 +86,10 @@ type Normalizer struct {
 	bu        md.BookUpdate // reused for publishing
 	scratch   book          // reused to roll refresh snapshots forward
 	ckScratch md.BookUpdate // reused to encode book checkpoints
-	// publish replaces producing in unit tests of the state machines.
+	// publish replaces producing in unit tests of the state machines (and offline.go).
 	publish func(topic string, kind md.Kind, val []byte) error
+	// reject, when set (offline.go), receives records that would be dead-lettered.
+	reject func(rec *md.RawRecord, err error)
 }
 
 type fill struct {
@@ -400,6 +402,10 @@ func reasonKind(err error) string {
 func (n *Normalizer) deadLetter(ctx context.Context, m *transport.Message, rec *md.RawRecord, perr error) error {
 	kind := reasonKind(perr)
 	n.m.deadletters(n.conn.Name(), kind).Inc()
+	if n.reject != nil { // offline: no dead-letter topic
+		n.reject(rec, perr)
+		return nil
+	}
 	if !n.logged[kind] {
 		n.logged[kind] = true
 		n.log.Warn("raw record dead-lettered (logged once per kind)", "reason", perr, "conn", rec.Conn, "epoch", rec.Epoch, "seq", rec.Seq)
