@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -23,15 +25,14 @@ const (
 // ConsumerConfig configures a Consumer. Zero values mean defaults.
 type ConsumerConfig struct {
 	Brokers []string
-	// MaxWait is how long a fetch waits for new data (default 500ms). A fetch returns as soon
-	// as data arrives (MinBytes is 1), so this does not add latency. kafka-go also uses it as
-	// the socket deadline of the fetch: a short value makes a busy broker's answers time out
-	// and the reader reconnect in a loop.
+	// MaxWait is how long the broker holds a fetch waiting for new data (default 500ms). A
+	// fetch returns as soon as data arrives (MinBytes is 1), so this does not add latency.
 	MaxWait time.Duration
 	// MaxBytes is the most bytes fetched per request per partition (default 32 MiB, above the
-	// largest raw frame).
+	// largest raw frame; Kafka returns a larger first record anyway, so it never stalls).
 	MaxBytes int
-	// QueueSize is how many fetched messages may wait for Poll (default 20000).
+	// QueueSize is how many fetch responses (chunks of messages) may wait for Poll (default
+	// two per assigned partition, at least 8). Fetchers wait while the queue is full.
 	QueueSize int
 	// Name labels this consumer's metrics (e.g. "sink", "normalizer").
 	Name string
@@ -44,27 +45,37 @@ func (c *ConsumerConfig) setDefaults() {
 	if c.MaxBytes <= 0 {
 		c.MaxBytes = 32 << 20
 	}
-	if c.QueueSize <= 0 {
-		c.QueueSize = 20000
-	}
 }
 
 // Consumer reads assigned topic partitions from explicit offsets. Poll is for one
 // goroutine; Lag and Close are safe from any.
+//
+// Each assigned partition has a fetch goroutine that sends fetch requests through kafka-go's
+// protocol Client and hands whole fetched chunks to Poll (one channel operation per fetch, not
+// per record); a chunk's keys and values share one allocation. kafka-go's Reader, used before,
+// passed every record through two channels and allocated its key and value separately.
 type Consumer struct {
-	cfg ConsumerConfig
-	log *slog.Logger
+	cfg    ConsumerConfig
+	log    *slog.Logger
+	client *kafka.Client
 
-	ch     chan Message
-	errc   chan error
+	ch     chan []Message
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	queued atomic.Int64 // messages fetched and not yet returned by Poll
 
-	mu      sync.Mutex
-	readers map[TopicPartition]*kafka.Reader
+	mu    sync.Mutex
+	parts map[TopicPartition]*partitionState
 
 	consumed *prometheus.CounterVec
 	batch    []Message
+	left     []Message // rest of the chunk the last Poll took from
+}
+
+// partitionState is a fetch goroutine's position and the partition's end as last seen.
+type partitionState struct {
+	next int64 // next offset to fetch; negative until the start offset is resolved
+	high int64 // high watermark of the last fetch
 }
 
 // NewConsumer returns a consumer with nothing assigned. It does no I/O.
@@ -74,11 +85,11 @@ func NewConsumer(cfg ConsumerConfig, reg prometheus.Registerer, log *slog.Logger
 		log = slog.Default()
 	}
 	c := &Consumer{
-		cfg:     cfg,
-		log:     log,
-		ch:      make(chan Message, cfg.QueueSize),
-		errc:    make(chan error, 1),
-		readers: map[TopicPartition]*kafka.Reader{},
+		cfg:   cfg,
+		log:   log,
+		parts: map[TopicPartition]*partitionState{},
+		client: &kafka.Client{Addr: kafka.TCP(cfg.Brokers...),
+			Transport: &kafka.Transport{DialTimeout: 10 * time.Second, MetadataTTL: 2 * time.Second}},
 		consumed: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name:        "tickflow_transport_consumed_records_total",
 			Help:        "Records returned by Poll.",
@@ -101,59 +112,213 @@ func (c *Consumer) Assign(offsets []Offset) error {
 	if len(c.cfg.Brokers) == 0 {
 		return errors.New("transport: consumer needs at least one broker address")
 	}
+	if c.cancel != nil {
+		return errors.New("transport: consumer already assigned")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	c.cancel = cancel
+	queue := c.cfg.QueueSize
+	if queue <= 0 { // a few chunks per partition keep every fetcher busy
+		queue = max(8, 2*len(offsets))
+	}
+	c.ch = make(chan []Message, queue)
 	for _, o := range offsets {
-		r := kafka.NewReader(kafka.ReaderConfig{
-			Brokers:        c.cfg.Brokers,
-			Topic:          o.Topic,
-			Partition:      o.Partition,
-			MinBytes:       1,
-			MaxBytes:       c.cfg.MaxBytes,
-			MaxWait:        c.cfg.MaxWait,
-			QueueCapacity:  1000,
-			ReadBackoffMin: 10 * time.Millisecond,
-			ReadBackoffMax: 500 * time.Millisecond,
-			StartOffset:    kafka.FirstOffset,
-		})
-		if err := r.SetOffset(o.Next); err != nil {
+		if o.Next < 0 && o.Next != OffsetOldest && o.Next != OffsetNewest {
 			cancel()
-			return fmt.Errorf("transport: seek %s/%d to %d: %w", o.Topic, o.Partition, o.Next, err)
+			return fmt.Errorf("transport: seek %s/%d to %d: not an offset", o.Topic, o.Partition, o.Next)
 		}
 		tp := TopicPartition{o.Topic, o.Partition}
+		st := &partitionState{next: o.Next, high: -1}
 		c.mu.Lock()
-		c.readers[tp] = r
+		c.parts[tp] = st
 		c.mu.Unlock()
 		c.wg.Add(1)
-		go c.fetchLoop(ctx, r, tp)
+		go c.fetchLoop(ctx, tp, o.Next)
 	}
 	return nil
 }
 
-func (c *Consumer) fetchLoop(ctx context.Context, r *kafka.Reader, tp TopicPartition) {
+// fetchLoop fetches one partition from next on until ctx ends.
+func (c *Consumer) fetchLoop(ctx context.Context, tp TopicPartition, next int64) {
 	defer c.wg.Done()
-	for {
-		m, err := r.FetchMessage(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return
-			}
-			c.log.Warn("fetch failed; retrying", "topic", tp.Topic, "partition", tp.Partition, "err", err)
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(200 * time.Millisecond):
-			}
-			continue
+	var lastErr string
+	retry := func(what string, err error) bool {
+		if ctx.Err() != nil {
+			return false
 		}
-		msg := Message{Topic: m.Topic, Partition: m.Partition, Offset: m.Offset, Key: m.Key,
-			Value: m.Value, Time: m.Time.UnixNano()}
+		// Log a failure once per kind, not once per retry.
+		if msg := what + ": " + err.Error(); msg != lastErr {
+			lastErr = msg
+			c.log.Warn("fetch failed; retrying", "consumer", c.cfg.Name, "topic", tp.Topic, "partition", tp.Partition, "what", what, "err", err)
+		}
 		select {
-		case c.ch <- msg:
 		case <-ctx.Done():
+			return false
+		case <-time.After(200 * time.Millisecond):
+			return true
+		}
+	}
+	for next < 0 { // OffsetOldest / OffsetNewest: ask the broker
+		off, err := c.listOffset(ctx, tp, next)
+		if err == nil {
+			next = off
+			c.setNext(tp, next)
+			break
+		}
+		if !retry("list offsets", err) {
 			return
 		}
 	}
+	for {
+		fctx, cancel := context.WithTimeout(ctx, c.cfg.MaxWait+30*time.Second)
+		res, err := c.client.Fetch(fctx, &kafka.FetchRequest{Topic: tp.Topic, Partition: tp.Partition, Offset: next,
+			MinBytes: 1, MaxBytes: int64(c.cfg.MaxBytes), MaxWait: c.cfg.MaxWait})
+		cancel()
+		if err == nil && res.Error != nil {
+			err = res.Error
+			closeRecords(res.Records)
+			if errors.Is(err, kafka.OffsetOutOfRange) {
+				// The records at next were deleted by retention: continue at the oldest left.
+				if first, lerr := c.listOffset(ctx, tp, OffsetOldest); lerr == nil && first > next {
+					c.log.Error("records deleted by retention before they were consumed; skipping them",
+						"consumer", c.cfg.Name, "topic", tp.Topic, "partition", tp.Partition, "from", next, "to", first)
+					next = first
+					c.setNext(tp, next)
+					continue
+				}
+			}
+		}
+		if err != nil {
+			if !retry("fetch", err) {
+				return
+			}
+			continue
+		}
+		lastErr = ""
+		chunk, rerr := readChunk(res.Records, tp, next)
+		closeRecords(res.Records)
+		c.setHigh(tp, res.HighWatermark)
+		if rerr != nil && len(chunk) == 0 {
+			if !retry("read records", rerr) {
+				return
+			}
+			continue
+		}
+		if len(chunk) == 0 {
+			continue
+		}
+		next = chunk[len(chunk)-1].Offset + 1
+		c.queued.Add(int64(len(chunk)))
+		select {
+		case c.ch <- chunk:
+			c.setNext(tp, next)
+		case <-ctx.Done():
+			c.queued.Add(-int64(len(chunk)))
+			return
+		}
+	}
+}
+
+// readChunk reads a fetch response's records at or after next into messages whose keys
+// and values share one arena (Kafka may return a batch starting before next).
+func readChunk(rr kafka.RecordReader, tp TopicPartition, next int64) ([]Message, error) {
+	var msgs []Message
+	var arena []byte
+	for {
+		rec, err := rr.ReadRecord()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return msgs, nil
+			}
+			return msgs, err
+		}
+		if rec.Offset < next {
+			continue
+		}
+		kl, vl := bytesLen(rec.Key), bytesLen(rec.Value)
+		if cap(arena)-len(arena) < kl+vl {
+			arena = make([]byte, 0, max(64<<10, kl+vl))
+		}
+		m := Message{Topic: tp.Topic, Partition: tp.Partition, Offset: rec.Offset, Time: rec.Time.UnixNano()}
+		if rec.Key != nil {
+			m.Key, arena, err = readInto(arena, rec.Key, kl)
+			if err != nil {
+				return msgs, err
+			}
+		}
+		if rec.Value != nil {
+			m.Value, arena, err = readInto(arena, rec.Value, vl)
+			if err != nil {
+				return msgs, err
+			}
+		}
+		if msgs == nil {
+			msgs = make([]Message, 0, 64)
+		}
+		msgs = append(msgs, m)
+	}
+}
+
+// closeRecords releases a fetch response's buffers (the RecordReader kafka-go returns
+// is an io.Closer).
+func closeRecords(rr kafka.RecordReader) {
+	if cl, ok := rr.(io.Closer); ok {
+		_ = cl.Close()
+	}
+}
+
+func bytesLen(b kafka.Bytes) int {
+	if b == nil {
+		return 0
+	}
+	return b.Len()
+}
+
+// readInto reads n bytes of b onto arena (which has room) and returns them, full-capacity
+// capped so an append by the caller cannot overwrite the next message.
+func readInto(arena []byte, b kafka.Bytes, n int) ([]byte, []byte, error) {
+	start := len(arena)
+	arena = arena[:start+n]
+	if _, err := io.ReadFull(b, arena[start:]); err != nil {
+		return nil, arena[:start], err
+	}
+	return arena[start : start+n : start+n], arena, nil
+}
+
+// listOffset resolves OffsetOldest or OffsetNewest for tp.
+func (c *Consumer) listOffset(ctx context.Context, tp TopicPartition, which int64) (int64, error) {
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := c.client.ListOffsets(lctx, &kafka.ListOffsetsRequest{
+		Topics: map[string][]kafka.OffsetRequest{tp.Topic: {{Partition: tp.Partition, Timestamp: which}}}})
+	if err != nil {
+		return 0, err
+	}
+	for _, p := range res.Topics[tp.Topic] {
+		if p.Partition != tp.Partition {
+			continue
+		}
+		if p.Error != nil {
+			return 0, p.Error
+		}
+		if which == OffsetOldest {
+			return p.FirstOffset, nil
+		}
+		return p.LastOffset, nil
+	}
+	return 0, fmt.Errorf("transport: list offsets of %s/%d: partition missing from the answer", tp.Topic, tp.Partition)
+}
+
+func (c *Consumer) setNext(tp TopicPartition, next int64) {
+	c.mu.Lock()
+	c.parts[tp].next = next
+	c.mu.Unlock()
+}
+
+func (c *Consumer) setHigh(tp TopicPartition, high int64) {
+	c.mu.Lock()
+	c.parts[tp].high = high
+	c.mu.Unlock()
 }
 
 // Poll returns up to max messages, blocking until at least one is available or ctx ends.
@@ -161,21 +326,32 @@ func (c *Consumer) fetchLoop(ctx context.Context, r *kafka.Reader, tp TopicParti
 // Poll; the messages' Key and Value are owned by the caller.
 func (c *Consumer) Poll(ctx context.Context, max int) ([]Message, error) {
 	c.batch = c.batch[:0]
-	select {
-	case m := <-c.ch:
-		c.batch = append(c.batch, m)
-	case <-ctx.Done():
-		return nil, ctx.Err()
+	if max <= 0 {
+		max = 1
 	}
-	for len(c.batch) < max {
+	if len(c.left) == 0 {
 		select {
-		case m := <-c.ch:
-			c.batch = append(c.batch, m)
-		default:
-			c.count()
-			return c.batch, nil
+		case c.left = <-c.ch:
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
 	}
+	for len(c.batch) < max {
+		if len(c.left) == 0 {
+			select {
+			case c.left = <-c.ch:
+			default:
+			}
+			if len(c.left) == 0 {
+				break
+			}
+		}
+		n := min(max-len(c.batch), len(c.left))
+		c.batch = append(c.batch, c.left[:n]...)
+		clear(c.left[:n]) // the chunk must not keep returned messages' buffers alive
+		c.left = c.left[n:]
+	}
+	c.queued.Add(-int64(len(c.batch)))
 	c.count()
 	return c.batch, nil
 }
@@ -206,42 +382,28 @@ func (c *Consumer) count() {
 	c.consumed.WithLabelValues(topic).Add(float64(n))
 }
 
-// Lag returns the records between the readers' positions and the partition ends, as of the
+// Lag returns the records between the fetch positions and the partition ends, as of the
 // last fetches, plus records fetched but not yet polled.
 func (c *Consumer) Lag() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	var lag int64
-	for _, r := range c.readers {
-		if l := r.Lag(); l > 0 {
-			lag += l
+	for _, st := range c.parts {
+		if st.next >= 0 && st.high > st.next {
+			lag += st.high - st.next
 		}
 	}
-	return lag + int64(len(c.ch))
+	return lag + c.queued.Load()
 }
 
-// Close stops all readers.
+// Close stops all fetchers. Fetches in flight are abandoned at once.
 func (c *Consumer) Close() error {
 	if c.cancel != nil {
 		c.cancel()
 	}
 	c.wg.Wait()
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	// kafka-go's Reader.Close waits for its fetch in flight: close them all at once.
-	errs := make([]error, 0, len(c.readers))
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	for _, r := range c.readers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := r.Close()
-			mu.Lock()
-			errs = append(errs, err)
-			mu.Unlock()
-		}()
+	if t, ok := c.client.Transport.(*kafka.Transport); ok {
+		t.CloseIdleConnections()
 	}
-	wg.Wait()
-	return errors.Join(errs...)
+	return nil
 }
