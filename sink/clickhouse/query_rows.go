@@ -1,0 +1,147 @@
+package clickhouse
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"reflect"
+	"strconv"
+	"time"
+)
+
+const queryTimeLayout = "2006-01-02T15:04:05.999999999Z07:00"
+
+// WriteCSV writes the rows as CSV (RFC 4180) with a header line. NULL is the empty field;
+// times are RFC 3339 with nanoseconds in UTC; arrays, tuples and maps are JSON.
+func (r *Rows) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(r.Columns); err != nil {
+		return err
+	}
+	rec := make([]string, len(r.Columns))
+	for _, row := range r.Values {
+		for i, v := range row {
+			s, err := queryText(v)
+			if err != nil {
+				return fmt.Errorf("clickhouse: csv: column %s: %w", r.Columns[i], err)
+			}
+			rec[i] = s
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// WriteJSON writes the rows as one JSON object, the same shape as the DuckDB store's:
+//
+//	{"columns":[...],"types":[...],"rows":[[...],...],"truncated":false}
+//
+// 64-bit integers and big numbers are JSON numbers in full precision; NaN and infinities are
+// strings; times are RFC 3339 strings in UTC.
+func (r *Rows) WriteJSON(w io.Writer) error {
+	out := struct {
+		Columns   []string `json:"columns"`
+		Types     []string `json:"types"`
+		Rows      [][]any  `json:"rows"`
+		Truncated bool     `json:"truncated"`
+	}{r.Columns, r.Types, make([][]any, len(r.Values)), r.Truncated}
+	for i, row := range r.Values {
+		jr := make([]any, len(row))
+		for j, v := range row {
+			jr[j] = queryJSON(v)
+		}
+		out.Rows[i] = jr
+	}
+	enc := json.NewEncoder(w)
+	return enc.Encode(out)
+}
+
+// queryJSON converts a scanned value into something encoding/json writes faithfully.
+func queryJSON(v any) any {
+	switch x := v.(type) {
+	case float64:
+		return jsonNum(x)
+	case float32:
+		return jsonNum(float64(x))
+	case time.Time:
+		return x.UTC().Format(queryTimeLayout)
+	case *big.Int:
+		if x == nil {
+			return nil
+		}
+		return json.Number(x.String())
+	case fmt.Stringer:
+		return x.String()
+	}
+	// Arrays (Array(UInt8) too: ClickHouse strings scan as string, so a []uint8 is an array,
+	// not bytes), tuples and maps, element by element.
+	rv := reflect.ValueOf(v)
+	switch rv.Kind() {
+	case reflect.Slice, reflect.Array:
+		out := make([]any, rv.Len())
+		for i := range out {
+			out[i] = queryJSON(rv.Index(i).Interface())
+		}
+		return out
+	case reflect.Map:
+		out := make(map[string]any, rv.Len())
+		for it := rv.MapRange(); it.Next(); {
+			out[fmt.Sprint(it.Key().Interface())] = queryJSON(it.Value().Interface())
+		}
+		return out
+	case reflect.Pointer:
+		if rv.IsNil() {
+			return nil
+		}
+		return queryJSON(rv.Elem().Interface())
+	}
+	return v
+}
+
+func jsonNum(f float64) any {
+	switch {
+	case math.IsNaN(f):
+		return "NaN"
+	case math.IsInf(f, 1):
+		return "Infinity"
+	case math.IsInf(f, -1):
+		return "-Infinity"
+	}
+	return f
+}
+
+// queryText renders a value for CSV.
+func queryText(v any) (string, error) {
+	switch x := v.(type) {
+	case nil:
+		return "", nil
+	case string:
+		return x, nil
+	case bool:
+		return strconv.FormatBool(x), nil
+	case int64:
+		return strconv.FormatInt(x, 10), nil
+	case uint64:
+		return strconv.FormatUint(x, 10), nil
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
+	case float32:
+		return strconv.FormatFloat(float64(x), 'g', -1, 32), nil
+	case int8, int16, int32, int, uint8, uint16, uint32, uint:
+		return fmt.Sprint(x), nil
+	case time.Time:
+		return x.UTC().Format(queryTimeLayout), nil
+	case *big.Int:
+		return x.String(), nil
+	case fmt.Stringer:
+		return x.String(), nil
+	}
+	b, err := json.Marshal(queryJSON(v))
+	return string(b), err
+}
