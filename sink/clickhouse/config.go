@@ -25,6 +25,7 @@ const (
 	// part per partition: see the package doc.
 	DefaultMaxInsertRows = 1_000_000
 	maxInsertRowsLimit   = 1_048_576
+	maxSnapshotLevels    = 10_000
 )
 
 // Dialect names a family of DDL. It is chosen by server version when a database is created
@@ -64,6 +65,9 @@ type Config struct {
 	// many rows; at most 1,048,576 (the server's default max_insert_block_size). Default
 	// 1,000,000.
 	MaxInsertRows int
+	// SnapshotLevels is how many levels per side of each snapshot book message are kept in
+	// book_snapshots (the full snapshot is in book_updates); at most 10,000. Default 20.
+	SnapshotLevels int
 	// SettleTimeout is how long Open and a Write after a failure wait for an interrupted
 	// INSERT of this database to finish on the server before deriving the watermarks.
 	// Default 60s.
@@ -96,6 +100,10 @@ func (c Config) Validate() error {
 	if c.DialTimeout < 0 || c.InsertTimeout < 0 || c.SettleTimeout < 0 {
 		errs = append(errs, errors.New("clickhouse: config: negative timeout"))
 	}
+	if c.SnapshotLevels < 0 || c.SnapshotLevels > maxSnapshotLevels {
+		errs = append(errs, fmt.Errorf("clickhouse: config: snapshot levels %d: want 1..%d (0: default %d)",
+			c.SnapshotLevels, maxSnapshotLevels, DefaultSnapshotLevels))
+	}
 	if c.MaxInsertRows < 0 || c.MaxInsertRows > maxInsertRowsLimit {
 		errs = append(errs, fmt.Errorf("clickhouse: config: max insert rows %d: want 1..%d",
 			c.MaxInsertRows, maxInsertRowsLimit))
@@ -125,6 +133,9 @@ func (c Config) withDefaults() Config {
 	if c.MaxInsertRows == 0 {
 		c.MaxInsertRows = DefaultMaxInsertRows
 	}
+	if c.SnapshotLevels == 0 {
+		c.SnapshotLevels = DefaultSnapshotLevels
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -133,7 +144,7 @@ func (c Config) withDefaults() Config {
 
 // ParseDSN parses the --clickhouse-dsn form
 //
-//	clickhouse://[user[:password]@]host:port[/database][?dialect=legacy|modern&insert_timeout=60s&max_insert_rows=N]
+//	clickhouse://[user[:password]@]host:port[/database][?dialect=legacy|modern&insert_timeout=60s&max_insert_rows=N&snapshot_levels=N]
 //
 // into a Config (fields it does not name keep their defaults).
 func ParseDSN(dsn string) (Config, error) {
@@ -173,6 +184,12 @@ func ParseDSN(dsn string) (Config, error) {
 			default:
 				c.SettleTimeout = d
 			}
+		case "snapshot_levels":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return Config{}, fmt.Errorf("clickhouse: dsn: snapshot_levels: %w", err)
+			}
+			c.SnapshotLevels = n
 		case "max_insert_rows":
 			n, err := strconv.Atoi(v)
 			if err != nil {

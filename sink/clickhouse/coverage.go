@@ -91,6 +91,13 @@ func (s *Store) writeCoverage(ctx context.Context, b *sink.Batch) (bool, error) 
 				e.Symbol, e.Prov.Epoch, e.Prov.Seq, e.Prov.Index, err)
 		}
 	}
+	for _, ad := range s.w.rowsOf(md.KindBookStatus) {
+		e := &b.BookStatus[ad.i]
+		if err := s.bookCoverage(ctx, &st, e); err != nil {
+			return false, fmt.Errorf("book status %s %s/%s at %d.%d.%d: %w", e.State, e.Venue,
+				e.Symbol, e.Prov.Epoch, e.Prov.Seq, e.Prov.Index, err)
+		}
+	}
 	if len(st.order) == 0 {
 		return false, nil
 	}
@@ -257,4 +264,74 @@ func (s *Store) repair(ctx context.Context, st *covState, e *md.Integrity) error
 		}
 	}
 	return nil
+}
+
+// Book coverage, as in the DuckDB store: a book status 'invalid' opens a piece (stream
+// 'book', reason 'book_invalid', status 'gap', from its receive time, to NULL: "until further
+// notice") unless one is open already for the same (venue, symbol, parser_version); the
+// next 'valid' closes it at its receive time (at least the piece's start). The piece's
+// identity is the opening status's provenance. Re-applying a batch's statuses after a
+// partial Write converges: the re-opened piece has the same identity (a newer version of it)
+// and the statuses after it close it the same way. Book gaps are never backfilled.
+func (s *Store) bookCoverage(ctx context.Context, st *covState, e *md.BookStatus) error {
+	open, err := s.openBookGap(ctx, st, e.Venue, e.Symbol, e.ParserVersion)
+	if err != nil {
+		return err
+	}
+	switch e.State {
+	case md.BookInvalid:
+		if open == nil {
+			st.put(covRow{
+				covKey: covKey{venue: e.Venue, symbol: e.Symbol, stream: md.KindBookUpdate.String(),
+					epoch: e.Prov.Epoch, seq: e.Prov.Seq, idx: e.Prov.Index, pv: e.ParserVersion},
+				reason: "book_invalid", status: "gap", from: e.RecvTime,
+			})
+		}
+	case md.BookValid:
+		if open != nil {
+			open.to = max(open.from, e.RecvTime)
+			st.put(*open)
+		}
+	}
+	return nil
+}
+
+// openBookGap returns the open book_invalid piece of (venue, symbol, parser_version): the
+// batch's pending pieces first, else the stored one (coverage FINAL), or nil.
+func (s *Store) openBookGap(ctx context.Context, st *covState, venue, symbol string, pv uint16) (*covRow, error) {
+	stream := md.KindBookUpdate.String()
+	for i := len(st.order) - 1; i >= 0; i-- {
+		r := st.pending[st.order[i]]
+		if r.venue == venue && r.symbol == symbol && r.stream == stream && r.pv == pv &&
+			r.reason == "book_invalid" {
+			if r.to == 0 {
+				c := *r
+				return &c, nil
+			}
+			return nil, nil // the batch closed the latest one
+		}
+	}
+	d := s.dialect
+	rows, err := s.conn.Query(ctx, `SELECT epoch, seq, idx, `+timeExpr(d, "from")+`
+		FROM coverage FINAL
+		WHERE venue = ? AND symbol = ? AND stream = ? AND parser_version = ?
+		  AND reason = 'book_invalid' AND status = 'gap' AND isNull(`+timeCol(d, "to")+`)
+		ORDER BY epoch DESC, seq DESC, idx DESC LIMIT 1`, venue, symbol, stream, pv)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return nil, rows.Err()
+	}
+	r := covRow{covKey: covKey{venue: venue, symbol: symbol, stream: stream, pv: pv},
+		reason: "book_invalid", status: "gap"}
+	var from *int64
+	if err := rows.Scan(&r.epoch, &r.seq, &r.idx, &from); err != nil {
+		return nil, err
+	}
+	if from != nil {
+		r.from = *from
+	}
+	return &r, rows.Err()
 }

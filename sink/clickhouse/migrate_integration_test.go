@@ -13,8 +13,8 @@ func TestIntegrationMigrationsApplyAndReopen(t *testing.T) {
 	cfg := testConfig(t)
 	s := openCfg(t, cfg)
 	t.Logf("server %s, dialect %s", s.ServerVersion(), s.Dialect())
-	if s.SchemaVersion() != 1 {
-		t.Fatalf("schema version %d, want 1", s.SchemaVersion())
+	if s.SchemaVersion() != 2 {
+		t.Fatalf("schema version %d, want 2", s.SchemaVersion())
 	}
 	v, _ := parseServerVersion(s.ServerVersion())
 	want := DialectLegacy
@@ -33,7 +33,10 @@ func TestIntegrationMigrationsApplyAndReopen(t *testing.T) {
 	for _, n := range []string{"bbo", "book_snapshots", "book_updates", "coverage", "coverage_gaps",
 		"coverage_v", "funding", "instruments", "instruments_v", "integrity", "integrity_v",
 		"liquidations", "offsets", "offsets_v", "open_interest", "schema_migrations", "trades",
-		"trades_v", "watermarks"} {
+		"trades_v", "watermarks", "book_status", "book_levels", "book_updates_v", "book_status_v",
+		"book_snapshots_v", "bbo_v", "funding_v", "open_interest_v", "liquidations_v",
+		"candles_1s", "candles_1m", "candles_1h", "candles_1s_mv", "candles_1m_mv",
+		"candles_1h_mv", "candles_1s_v", "candles_1m_v", "candles_1h_v"} {
 		if !strings.Contains(","+strings.Join(names, ",")+",", ","+n+",") {
 			t.Errorf("table %s missing; have %v", n, names)
 		}
@@ -51,16 +54,16 @@ func TestIntegrationMigrationsApplyAndReopen(t *testing.T) {
 
 	// Reopening applies nothing and keeps one record per migration.
 	s2 := openCfg(t, cfg)
-	if s2.SchemaVersion() != 1 || s2.Dialect() != want {
+	if s2.SchemaVersion() != 2 || s2.Dialect() != want {
 		t.Fatalf("reopen: version %d dialect %s", s2.SchemaVersion(), s2.Dialect())
 	}
-	if n := queryInt(t, s2, "SELECT count() FROM schema_migrations FINAL"); n != 1 {
-		t.Fatalf("schema_migrations rows %d, want 1", n)
+	if n := queryInt(t, s2, "SELECT count() FROM schema_migrations FINAL"); n != 2 {
+		t.Fatalf("schema_migrations rows %d, want 2", n)
 	}
 
 	// A database created with the other dialect's checksum is refused.
 	if err := insertRow(context.Background(), s2.conn, `INSERT INTO schema_migrations
-		(version, name, dialect, checksum, applied_ns)`, uint32(2), "future", string(want), "x",
+		(version, name, dialect, checksum, applied_ns)`, uint32(3), "future", string(want), "x",
 		int64(0)); err != nil {
 		t.Fatal(err)
 	}

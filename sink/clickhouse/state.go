@@ -15,8 +15,15 @@ import (
 // a failed INSERT may or may not have landed.
 
 var kindByName = map[string]md.Kind{
-	md.KindTrade.String():     md.KindTrade,
-	md.KindIntegrity.String(): md.KindIntegrity,
+	md.KindTrade.String():        md.KindTrade,
+	md.KindIntegrity.String():    md.KindIntegrity,
+	md.KindBookUpdate.String():   md.KindBookUpdate,
+	md.KindBookStatus.String():   md.KindBookStatus,
+	md.KindBBO.String():          md.KindBBO,
+	md.KindFunding.String():      md.KindFunding,
+	md.KindOpenInterest.String(): md.KindOpenInterest,
+	md.KindLiquidation.String():  md.KindLiquidation,
+	"book_snapshot":              kindBookSnapshot,
 }
 
 // settle waits until no INSERT of this database is running on the server (one interrupted by

@@ -147,6 +147,7 @@ type writeState struct {
 	integSQL  string
 	trades    []admitted
 	integrity []admitted
+	kinds     []*kindTable // the other event tables, in INSERT order (write_kinds.go)
 
 	venue, symbol, text1, text2 []string
 	u64a, u64b, u64c            []uint64
@@ -166,6 +167,7 @@ func (w *writeState) init(d Dialect) {
 	w.dialect = d
 	w.tradeSQL = insertSQL("trades", tradeColumns(d))
 	w.integSQL = insertSQL("integrity", integrityColumns(d))
+	w.kinds = w.kindTables(d)
 }
 
 // appendTimes appends Unix-ns times to a time column of the dialect; with nullable, 0 is
@@ -244,7 +246,12 @@ func (s *Store) Write(ctx context.Context, b *sink.Batch) (sink.WriteResult, err
 			day: dayOf(b.Integrity[i].RecvTime)})
 	}
 	res.Written = sink.KindCounts{Trades: len(w.trades), Integrity: len(w.integrity)}
-	if res.Written.Total() == 0 && len(b.Offsets) == 0 {
+	s.admitKinds(b, &res)
+	pending := res.Written.Total()
+	for _, kt := range w.kinds {
+		pending += len(kt.rows) // book_snapshots rows are not counted as events
+	}
+	if pending == 0 && len(b.Offsets) == 0 {
 		return res, nil
 	}
 	covWritten, err := s.write(ctx, b)
@@ -270,7 +277,7 @@ func (s *Store) Write(ctx context.Context, b *sink.Batch) (sink.WriteResult, err
 
 func (s *Store) write(ctx context.Context, b *sink.Batch) (covWritten bool, err error) {
 	w := &s.w
-	if len(w.integrity) > 0 {
+	if len(w.integrity) > 0 || len(w.rowsOf(md.KindBookStatus)) > 0 {
 		if covWritten, err = s.writeCoverage(ctx, b); err != nil {
 			return false, fmt.Errorf("coverage: %w", err)
 		}
@@ -288,6 +295,9 @@ func (s *Store) write(ctx context.Context, b *sink.Batch) (covWritten bool, err 
 		}); err != nil {
 			return false, err
 		}
+	}
+	if err := s.writeKinds(ctx, b); err != nil {
+		return false, err
 	}
 	if len(b.Offsets) > 0 {
 		version := s.offVersion + 1
@@ -321,6 +331,12 @@ func (s *Store) insert(ctx context.Context, table, query string, fill func(drive
 		return fmt.Errorf("insert into %s: prepare: %w", table, err)
 	}
 	if err := fill(bt); err != nil {
+		_ = bt.Abort()
+		return fmt.Errorf("insert into %s: %w", table, err)
+	}
+	// The server holds the INSERT open (visible to settle) and nothing commits before Send:
+	// the last moment to refuse a write from a fenced consumer-group member (ADR 0009).
+	if err := sink.CheckGuard(ctx); err != nil {
 		_ = bt.Abort()
 		return fmt.Errorf("insert into %s: %w", table, err)
 	}
