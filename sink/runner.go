@@ -164,6 +164,9 @@ func (r *Runner) flush(ctx context.Context) error {
 	var res WriteResult
 	var err error
 	for attempt := 1; ; attempt++ {
+		if err := CheckGuard(ctx); err != nil { // a fenced writer never writes (ADR 0009)
+			return fmt.Errorf("sink: write batch of %d events: %w", rows, err)
+		}
 		start := time.Now()
 		res, err = r.store.Write(ctx, &r.batch)
 		if err == nil {
@@ -171,6 +174,9 @@ func (r *Runner) flush(ctx context.Context) error {
 			break
 		}
 		r.m.writeErrors.Inc()
+		if errors.Is(err, ErrFenced) {
+			return fmt.Errorf("sink: write batch of %d events: %w", rows, err)
+		}
 		r.log.Error("store write failed", "attempt", attempt, "rows", rows, "err", err)
 		if attempt >= r.cfg.WriteAttempts || ctx.Err() != nil {
 			return fmt.Errorf("sink: write batch of %d events (attempt %d): %w", rows, attempt, err)

@@ -90,6 +90,10 @@ func (c GroupConfig) Validate() error {
 		errs = append(errs, fmt.Errorf("transport: heartbeat interval %v is more than a third of the session timeout %v (raise --session-timeout or lower --heartbeat-interval)",
 			c.HeartbeatInterval, c.SessionTimeout))
 	}
+	if c.RebalanceTimeout < c.SessionTimeout {
+		errs = append(errs, fmt.Errorf("transport: rebalance timeout %v is below the session timeout %v: the lease would outlive a member's eviction during a rebalance",
+			c.RebalanceTimeout, c.SessionTimeout))
+	}
 	if c.SessionTimeout < 3*time.Second {
 		errs = append(errs, fmt.Errorf("transport: session timeout %v is below 3s (brokers refuse sessions shorter than group.min.session.timeout.ms)", c.SessionTimeout))
 	}
@@ -158,11 +162,14 @@ type Assignment struct {
 // must return promptly after: the next generation starts only when it has.
 func (a *Assignment) Context() context.Context { return a.ctx }
 
-// Check returns nil while this member may write for the assignment: its generation has not
-// ended and a heartbeat the coordinator answered for this generation was sent less than the
-// lease (session timeout minus a fifth) ago — so the coordinator cannot have evicted the
-// member yet. Otherwise it returns an error wrapping ErrGenerationEnded or ErrLeaseExpired.
-// Call it as late as possible before a write becomes durable (ADR 0009).
+// Check returns nil while this member may write for the assignment: the handler of the
+// assignment has not returned, and a heartbeat the coordinator answered for this generation
+// was sent less than the lease (session timeout minus a fifth) ago — so the coordinator
+// cannot have given the partitions to another member yet. (After a rebalance starts, the
+// partitions stay this member's until it rejoins, which kafka-go does only when the handler
+// returned: work in flight may still be written under the lease.) Otherwise it returns an
+// error wrapping ErrGenerationEnded or ErrLeaseExpired. Call it as late as possible before a
+// write becomes durable (ADR 0009).
 func (a *Assignment) Check() error {
 	if err := a.check(); err != nil {
 		a.m.denials.Inc()
@@ -177,9 +184,6 @@ func (a *Assignment) check() error {
 	a.mu.Unlock()
 	if revoked != nil {
 		return revoked
-	}
-	if a.ctx.Err() != nil {
-		return fmt.Errorf("generation %d: %w", a.Generation, ErrGenerationEnded)
 	}
 	if renewed.IsZero() {
 		return fmt.Errorf("generation %d: no heartbeat confirmed yet: %w", a.Generation, ErrLeaseExpired)
@@ -269,8 +273,9 @@ func (g *Group) Run(ctx context.Context, handle func(a *Assignment) error) error
 		return fmt.Errorf("transport: consumer group %s: %w", cfg.GroupID, err)
 	}
 	defer cg.Close() // leaves the group
-	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: max(time.Second, cfg.HeartbeatInterval*2),
-		Transport: &kafka.Transport{DialTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second}}
+	tr := &kafka.Transport{DialTimeout: 5 * time.Second, IdleTimeout: 30 * time.Second}
+	defer tr.CloseIdleConnections()
+	client := &kafka.Client{Addr: kafka.TCP(cfg.Brokers...), Timeout: max(time.Second, cfg.HeartbeatInterval*2), Transport: tr}
 	for {
 		gen, err := cg.Next(ctx)
 		if ctx.Err() != nil {
@@ -339,7 +344,9 @@ func (g *Group) generation(ctx context.Context, gen *kafka.Generation, client *k
 			done <- nil
 			return
 		}
-		done <- handle(a)
+		err := handle(a)
+		a.revoke(fmt.Errorf("generation %d: handler returned: %w", gen.ID, ErrGenerationEnded))
+		done <- err
 	})
 	// Whichever way the generation ends, handle's return ends it for kafka-go too (Start
 	// closes the generation when a function returns).

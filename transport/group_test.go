@@ -67,8 +67,12 @@ func TestAssignmentLease(t *testing.T) {
 	}
 	a.renew(time.Now())
 	cancel()
+	if err := a.Check(); err != nil {
+		t.Fatalf("generation ending, handler still running, lease fresh: %v (the in-flight batch may be written)", err)
+	}
+	a.revoke(fmt.Errorf("handler returned: %w", ErrGenerationEnded))
 	if err := a.Check(); !errors.Is(err, ErrGenerationEnded) {
-		t.Fatalf("after the generation ended: %v, want ErrGenerationEnded", err)
+		t.Fatalf("after the handler returned: %v, want ErrGenerationEnded", err)
 	}
 	ctx2, cancel2 := context.WithCancel(context.Background())
 	defer cancel2()
