@@ -16,7 +16,6 @@ func instrumentColumns(d Dialect) []string {
 		"lot_scale", "status", timeCol(d, "valid_from"), timeCol(d, "recorded")}
 }
 
-
 // WriteInstruments records instrument versions (ADR 0004) in the instruments table: one row
 // per (venue, native symbol, valid_from), recorded now. Recording a version again (an
 // instrument list fetched at every start) replaces the older recording: instruments_v
