@@ -1,0 +1,88 @@
+package archive
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/segmentio/kafka-go"
+	"github.com/tickflow/tickflow/transport"
+)
+
+// guard keeps a raw topic's retention behind the archive (ADR 0010): retention.ms is
+// max(configured, age of the oldest unarchived record + margin), -1 while that age is
+// unknown, and back to the configured value once the archive is caught up.
+type guard struct {
+	venue   string
+	brokers []string
+	base    time.Duration
+	margin  time.Duration
+	enabled bool
+	last    string // value last set ("" = never)
+}
+
+// protectFrom returns the Kafka time (Unix ns) of the oldest raw record of the venue not yet
+// durably archived: 0 when every partition is archived to its end, -1 when unknown (a
+// partition with records beyond the archive and nothing fetched from it yet).
+func protectFrom(parts map[int]*partWriter, ends map[int]int64) int64 {
+	var oldest int64
+	for p, pw := range parts {
+		end, ok := ends[p]
+		if !ok {
+			continue
+		}
+		var ts int64
+		switch {
+		case pw.pendingKafkaTime() != 0:
+			ts = pw.pendingKafkaTime()
+		case pw.durableNext >= 0 && pw.durableNext >= end:
+			continue // archived to the end
+		case pw.lastKafkaTime > 0:
+			// Records after the last archived one are not fetched yet: they are newer.
+			ts = pw.lastKafkaTime
+		default:
+			return -1
+		}
+		if oldest == 0 || ts < oldest {
+			oldest = ts
+		}
+	}
+	return oldest
+}
+
+// retentionFor returns the retention.ms to set for protectFrom at now.
+func (g *guard) retentionFor(from int64, now time.Time) string {
+	switch {
+	case from < 0:
+		return "-1"
+	case from == 0:
+		return strconv.FormatInt(g.base.Milliseconds(), 10)
+	}
+	need := now.Sub(time.Unix(0, from)) + g.margin
+	return strconv.FormatInt(max(g.base, need).Milliseconds(), 10)
+}
+
+// apply sets retention.ms on the venue's raw topic when it changed.
+func (g *guard) apply(ctx context.Context, value string) error {
+	if !g.enabled || value == g.last {
+		return nil
+	}
+	cl := &kafka.Client{Addr: kafka.TCP(g.brokers...), Timeout: 10 * time.Second,
+		Transport: &kafka.Transport{DialTimeout: 5 * time.Second, IdleTimeout: 10 * time.Second}}
+	topic := transport.RawTopic(g.venue)
+	res, err := cl.IncrementalAlterConfigs(ctx, &kafka.IncrementalAlterConfigsRequest{
+		Resources: []kafka.IncrementalAlterConfigsRequestResource{{ResourceType: kafka.ResourceTypeTopic,
+			ResourceName: topic, Configs: []kafka.IncrementalAlterConfigsRequestConfig{{Name: "retention.ms",
+				Value: value, ConfigOperation: kafka.ConfigOperationSet}}}}})
+	if err != nil {
+		return fmt.Errorf("archive: set retention.ms=%s on %s: %w", value, topic, err)
+	}
+	for _, r := range res.Resources {
+		if r.Error != nil {
+			return fmt.Errorf("archive: set retention.ms=%s on %s: %w", value, topic, r.Error)
+		}
+	}
+	g.last = value
+	return nil
+}

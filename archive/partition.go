@@ -1,0 +1,326 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/tickflow/tickflow/md"
+)
+
+const nsPerHour = int64(time.Hour)
+
+// partWriter archives one raw partition into its directory. Not goroutine-safe.
+type partWriter struct {
+	dir string
+	c   *codec
+	dec *md.Decoder
+	rec md.RawRecord
+
+	idx     *os.File
+	seg     *os.File
+	segName string
+	segHour int64
+	segSize int64
+
+	// next is the offset expected next (-1: nothing archived yet, start at the oldest).
+	next int64
+	// durableNext is the offset after the last durably archived record (-1: none).
+	durableNext int64
+	// lastKafkaTime is the Kafka time of the last durably archived record.
+	lastKafkaTime int64
+
+	// the block being built
+	raw       []byte
+	n         int
+	first     int64
+	last      int64
+	minRecv   int64
+	maxRecv   int64
+	firstKT   int64
+	maxKT     int64
+	blockHour int64
+	out       []byte
+}
+
+// openPartition recovers a partition directory (ADR 0010): it cuts a torn index line and a
+// torn segment tail, indexes complete blocks the index lacks, and positions the writer after
+// the last archived offset. recovered counts the blocks it had to index.
+func openPartition(dir string, c *codec) (pw *partWriter, recovered int, err error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, 0, fmt.Errorf("archive: create %s: %w", dir, err)
+	}
+	entries, err := readIndex(dir, true)
+	if err != nil {
+		return nil, 0, err
+	}
+	pw = &partWriter{dir: dir, c: c, dec: md.NewDecoder(), next: -1, durableNext: -1}
+	idxPath := filepath.Join(dir, indexName)
+	_, statErr := os.Stat(idxPath)
+	if pw.idx, err = os.OpenFile(idxPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
+		return nil, 0, fmt.Errorf("archive: open index: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			pw.close()
+		}
+	}()
+	if errors.Is(statErr, os.ErrNotExist) {
+		if err := syncDir(dir); err != nil {
+			return nil, 0, err
+		}
+	}
+	segs, err := listSegments(dir)
+	if err != nil {
+		return nil, 0, err
+	}
+	if len(segs) > 0 {
+		last := segs[len(segs)-1]
+		added, err := pw.recoverSegment(last, entries)
+		if err != nil {
+			return nil, 0, err
+		}
+		recovered = len(added)
+		entries = append(entries, added...)
+	}
+	for _, e := range entries {
+		if e.Last+1 > pw.next {
+			pw.next = e.Last + 1
+		}
+		if !e.Hole && e.MaxKafkaTime > 0 {
+			pw.lastKafkaTime = e.MaxKafkaTime
+		}
+	}
+	pw.durableNext = pw.next
+	return pw, recovered, nil
+}
+
+// recoverSegment scans the blocks of segment name after those its index lists, cuts a torn
+// tail, indexes the complete blocks found and keeps the segment open for appending (or
+// removes it when it holds nothing).
+func (pw *partWriter) recoverSegment(name string, entries []IndexEntry) ([]IndexEntry, error) {
+	path := filepath.Join(pw.dir, name)
+	f, err := os.OpenFile(path, os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("archive: open segment: %w", err)
+	}
+	var pos int64
+	indexed := false
+	for _, e := range entries {
+		if e.Seg == name {
+			indexed = true
+			pos = max(pos, e.Pos+e.Len)
+		}
+	}
+	var added []IndexEntry
+	var buf []byte
+	for {
+		buf, _ = buf[:0], 0
+		var n int64
+		buf, n, err = pw.c.readBlock(f, pos, buf)
+		if errors.Is(err, errTorn) {
+			break
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("archive: recover %s: %w", path, err)
+		}
+		e, err := pw.describe(buf)
+		if err != nil {
+			break // decodes but holds garbage: treat as torn
+		}
+		e.Seg, e.Pos, e.Len = name, pos, n
+		added = append(added, e)
+		pos += n
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	if st.Size() > pos {
+		if err := f.Truncate(pos); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("archive: cut torn tail of %s: %w", path, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	if pos == 0 && !indexed {
+		f.Close()
+		if err := os.Remove(path); err != nil {
+			return nil, err
+		}
+		return nil, syncDir(pw.dir)
+	}
+	if len(added) > 0 {
+		if err := appendIndex(pw.idx, added...); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	if _, err := f.Seek(pos, 0); err != nil {
+		f.Close()
+		return nil, err
+	}
+	hour, err := segmentHour(name)
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	pw.seg, pw.segName, pw.segHour, pw.segSize = f, name, hour, pos
+	return added, nil
+}
+
+// describe returns the index entry (offsets, counts, times) of a decompressed block.
+func (pw *partWriter) describe(raw []byte) (IndexEntry, error) {
+	e := IndexEntry{First: -1}
+	for len(raw) > 0 {
+		r, rest, err := nextRecord(raw)
+		if err != nil {
+			return e, err
+		}
+		raw = rest
+		if e.First >= 0 && r.Offset != e.Last+1 {
+			return e, errTorn
+		}
+		if e.First < 0 {
+			e.First = r.Offset
+		}
+		e.Last = r.Offset
+		e.N++
+		recv := pw.recvTime(r.Envelope, r.KafkaTime)
+		if e.MinRecv == 0 || recv < e.MinRecv {
+			e.MinRecv = recv
+		}
+		e.MaxRecv = max(e.MaxRecv, recv)
+		e.MaxKafkaTime = max(e.MaxKafkaTime, r.KafkaTime)
+	}
+	if e.N == 0 {
+		return e, errTorn
+	}
+	return e, nil
+}
+
+// recvTime is the envelope's receive time, or the Kafka time for undecodable envelopes
+// (archived all the same: the archive is lossless).
+func (pw *partWriter) recvTime(env []byte, kafkaTime int64) int64 {
+	if pw.dec.DecodeRaw(&pw.rec, env) == nil && pw.rec.RecvTime > 0 {
+		return pw.rec.RecvTime
+	}
+	return kafkaTime
+}
+
+// add buffers one record. It returns the offsets found missing before it (a hole), if any,
+// after flushing the block before the hole and recording the hole in the index.
+func (pw *partWriter) add(off, kafkaTime int64, env []byte, now time.Time) (lost int64, err error) {
+	if pw.next >= 0 && off < pw.next {
+		return 0, nil // redelivered: already archived or buffered
+	}
+	if (pw.next >= 0 && off > pw.next) || (pw.next < 0 && off > 0) {
+		from := max(pw.next, 0)
+		if err := pw.flush(); err != nil {
+			return 0, err
+		}
+		if err := appendIndex(pw.idx, IndexEntry{Hole: true, First: from, Last: off - 1, Detected: now.UnixNano()}); err != nil {
+			return 0, err
+		}
+		lost = off - from
+	}
+	recv := pw.recvTime(env, kafkaTime)
+	hour := recv / nsPerHour
+	if pw.n > 0 && hour > pw.blockHour {
+		if err := pw.flush(); err != nil {
+			return lost, err
+		}
+	}
+	if pw.n == 0 {
+		pw.first, pw.minRecv, pw.maxRecv, pw.firstKT, pw.maxKT = off, recv, recv, kafkaTime, kafkaTime
+		pw.blockHour = max(hour, pw.segHour)
+	}
+	pw.raw = appendRecord(pw.raw, off, kafkaTime, env)
+	pw.n++
+	pw.last = off
+	pw.minRecv, pw.maxRecv, pw.maxKT = min(pw.minRecv, recv), max(pw.maxRecv, recv), max(pw.maxKT, kafkaTime)
+	pw.next = off + 1
+	return lost, nil
+}
+
+// flush compresses the block, appends it to the segment (rolling to a new segment when the
+// block's hour is later), fsyncs, then indexes it and fsyncs the index. Returns the block's
+// compressed size.
+func (pw *partWriter) flush() error {
+	if pw.n == 0 {
+		return nil
+	}
+	pw.out = pw.c.encodeBlock(pw.out[:0], pw.raw, pw.first)
+	if pw.seg == nil || pw.blockHour > pw.segHour {
+		if err := pw.roll(); err != nil {
+			return err
+		}
+	}
+	if _, err := pw.seg.Write(pw.out); err != nil {
+		return fmt.Errorf("archive: write %s: %w", pw.segName, err)
+	}
+	if err := pw.seg.Sync(); err != nil {
+		return fmt.Errorf("archive: sync %s: %w", pw.segName, err)
+	}
+	e := IndexEntry{Seg: pw.segName, Pos: pw.segSize, Len: int64(len(pw.out)), First: pw.first, Last: pw.last,
+		N: pw.n, MinRecv: pw.minRecv, MaxRecv: pw.maxRecv, MaxKafkaTime: pw.maxKT}
+	pw.segSize += int64(len(pw.out))
+	if err := appendIndex(pw.idx, e); err != nil {
+		return err
+	}
+	pw.durableNext, pw.lastKafkaTime = pw.last+1, pw.maxKT
+	pw.raw, pw.n = pw.raw[:0], 0
+	return nil
+}
+
+// roll closes the current segment and creates the one of the block's hour.
+func (pw *partWriter) roll() error {
+	if pw.seg != nil {
+		if err := pw.seg.Close(); err != nil {
+			return fmt.Errorf("archive: close %s: %w", pw.segName, err)
+		}
+		pw.seg = nil
+	}
+	name := segmentName(pw.blockHour, pw.first)
+	f, err := os.OpenFile(filepath.Join(pw.dir, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return fmt.Errorf("archive: create segment: %w", err)
+	}
+	if err := syncDir(pw.dir); err != nil {
+		f.Close()
+		return err
+	}
+	pw.seg, pw.segName, pw.segHour, pw.segSize = f, name, pw.blockHour, 0
+	return nil
+}
+
+// pendingKafkaTime returns the Kafka time of the oldest record not yet durable (0: none
+// buffered).
+func (pw *partWriter) pendingKafkaTime() int64 {
+	if pw.n == 0 {
+		return 0
+	}
+	return pw.firstKT
+}
+
+func (pw *partWriter) pendingBytes() int { return len(pw.raw) }
+
+func (pw *partWriter) close() error {
+	var errs []error
+	if pw.seg != nil {
+		errs = append(errs, pw.seg.Close())
+		pw.seg = nil
+	}
+	if pw.idx != nil {
+		errs = append(errs, pw.idx.Close())
+		pw.idx = nil
+	}
+	return errors.Join(errs...)
+}
