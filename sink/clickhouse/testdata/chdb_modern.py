@@ -84,7 +84,10 @@ def main():
     for t in ["trades", "integrity", "coverage", "offsets", "book_updates", "book_snapshots",
               "bbo", "funding", "open_interest", "liquidations", "instruments", "trades_v",
               "trades_range", "integrity_v", "coverage_v", "coverage_gaps", "watermarks",
-              "offsets_v", "instruments_v"]:
+              "offsets_v", "instruments_v", "book_status", "book_levels", "book_updates_v",
+              "book_status_v", "book_snapshots_v", "bbo_v", "funding_v", "open_interest_v",
+              "liquidations_v", "candles_1s", "candles_1m", "candles_1h", "candles_1s_mv",
+              "candles_1m_mv", "candles_1h_mv", "candles_1s_v", "candles_1m_v", "candles_1h_v"]:
         check(f"table {t} exists", t in tables, True)
 
     types = dict(rows("SELECT name, type FROM system.columns WHERE database = 'tickflow' "
@@ -101,7 +104,12 @@ def main():
 
     # The Go writer's INSERT column lists (passed as table=col,col,... arguments by the Go
     # test) name exactly the insertable columns of each table.
+    sqls = {}
     for arg in sys.argv[1:]:
+        if arg.startswith("sql:"):
+            name, _, sql = arg[4:].partition("=")
+            sqls[name] = sql
+            continue
         table, _, cols = arg.partition("=")
         have = sorted(r[0] for r in rows(
             "SELECT name FROM system.columns WHERE database = 'tickflow' AND table = '%s' "
@@ -180,17 +188,53 @@ def main():
     check("offsets_v", rows("SELECT topic, partition, next_offset FROM offsets_v ORDER BY partition"),
           [["tickflow.md.trades", "0", "25"], ["tickflow.md.trades", "1", "7"]])
 
-    # The empty-for-now tables take a row each.
-    q("INSERT INTO book_updates (venue, symbol, row_type, book_seq, prev_seq, valid_depth, "
-      "price_scale, qty_scale, bid_price, bid_qty, ask_price, ask_qty, recv_time, epoch, seq, idx) "
-      f"VALUES ('binance','BTC-USDT','snapshot',1,0,1000,2,5,[6500012],[1500],[6500013],[1],"
-      f"fromUnixTimestamp64Nano(toInt64({day1}000000100)),1,1,0)")
+    # Candles: the views counted every trades row (the redundant capture of 101 twice); the
+    # newest parser version of the bucket (2) holds only the re-normalized trade 100.
+    check("candles_1m_v before rebuild", rows(
+        "SELECT symbol, toString(bucket), parser_version, trades, open FROM candles_1m_v "
+        "WHERE venue = 'binance'"), [["BTC-USDT", "2026-01-01 00:00:00", "2", "1", "65000.12"]])
+    check("candles_1s_v pv 1 rows counted", rows(
+        "SELECT countMerge(trades) FROM candles_1s WHERE venue = 'binance' AND parser_version = 1"),
+        [["3"]])
+    if "rebuild_1m" in sqls:  # the Go writer's rebuild statement (candles.go)
+        q("ALTER TABLE candles_1m DELETE WHERE bucket >= toDateTime(%d, 'UTC') AND bucket < "
+          "toDateTime(%d, 'UTC') SETTINGS mutations_sync = 1" % (day1, day1 + 60))
+        q(sqls["rebuild_1m"])
+        # trade 101 (received at +1100 ns, no exchange time) opens, trade 100 v2 (+2100) closes
+        check("candles_1m_v after rebuild", rows(
+            "SELECT parser_version, trades, open, close, high, low, volume FROM candles_1m_v "
+            "WHERE venue = 'binance'"),
+            [["2", "2", "65000.13", "65000.12", "65000.13", "65000.12", "0.03"]])
+    else:
+        failures.append("the Go test passes sql:rebuild_1m")
+
+    # Book rows as the sink writes them; book_levels unnests them.
+    bcols = ("venue, symbol, is_snapshot, book_seq, book_prev_seq, first_id, last_id, depth, "
+             "price_scale, qty_scale, bid_price_mant, bid_qty_mant, ask_price_mant, ask_qty_mant, "
+             "exch_time, send_time, recv_time, clock_offset_ns, epoch, seq, idx, source, "
+             "parser_version")
+    q(f"INSERT INTO book_updates ({bcols}) VALUES "
+      f"('binance','BTC-USDT',1,1,0,10,10,2,2,5,[6500012,6500011],[1500,2000],[6500013],[1],"
+      f"NULL,NULL,fromUnixTimestamp64Nano(toInt64({day1}000000100)),0,1,1,0,'live',1),"
+      f"('binance','BTC-USDT',0,2,1,11,12,2,2,5,[6500011],[0],[6500014],[7],"
+      f"NULL,NULL,fromUnixTimestamp64Nano(toInt64({day1}000000200)),0,1,2,0,'live',1)")
+    check("book_levels", rows("SELECT book_seq, side, level, price, qty FROM book_levels "
+                              "ORDER BY book_seq, side, level"),
+          [["1", "ask", "1", "65000.13", "0.00001"], ["1", "bid", "1", "65000.12", "0.015"],
+           ["1", "bid", "2", "65000.11", "0.02"], ["2", "ask", "1", "65000.14", "0.00007"],
+           ["2", "bid", "1", "65000.11", "0"]])
+    if "book_levels_at" in sqls:  # BookAt's level query (bookat.go) as of book_seq 2
+        check("BookAt levels", rows(sqls["book_levels_at"]),
+              [["0", "6500012", "1500", "5"], ["1", "6500013", "1", "5"],
+               ["1", "6500014", "7", "5"]])
+    else:
+        failures.append("the Go test passes sql:book_levels_at")
+    check("book watermark", rows("SELECT seq FROM watermarks WHERE kind = 'book'"), [["2"]])
+
     q("INSERT INTO instruments (venue, native, symbol, kind, base, quote, tick_mant, tick_scale, "
       "lot_mant, lot_scale, status, valid_from_time, recorded_time) VALUES ('binance','BTCUSDT',"
       "'BTC-USDT','spot','BTC','USDT',1,2,1,5,'listed',fromUnixTimestamp64Nano(toInt64(0)),"
       "fromUnixTimestamp64Nano(toInt64(1)))")
-    check("book_updates row", rows("SELECT row_type, bid_price FROM book_updates"),
-          [["snapshot", "[6500012]"]])
     check("instruments_v row", rows("SELECT symbol, kind FROM instruments_v"), [["BTC-USDT", "spot"]])
     report(version)
 
