@@ -14,6 +14,7 @@ var expectations = map[string]func(m *market) result{
 	"ohlcv_1s":          func(m *market) result { return expectOHLCV(m, 1e9) },
 	"ohlcv_1m":          func(m *market) result { return expectOHLCV(m, 60e9) },
 	"ohlcv_1h":          func(m *market) result { return expectOHLCV(m, 3600e9) },
+	"ohlcv_1m_candles":  func(m *market) result { return expectOHLCV(m, 60e9) },
 	"vwap_1h":           expectVWAP,
 	"mid_spread_1s":     expectMidSpread,
 	"trades_asof_quote": expectAsof,
