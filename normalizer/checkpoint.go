@@ -19,6 +19,9 @@ func (n *Normalizer) checkpoint(ctx context.Context) error {
 	if f := n.failed.Load(); f != nil {
 		return fmt.Errorf("normalizer %s: an event failed to produce; not checkpointing: %w", n.conn.Name(), *f)
 	}
+	if err := n.guard(); err != nil {
+		return err
+	}
 	n.st.Gen++
 	if err := n.writeBookCheckpoints(ctx, n.st.Gen); err != nil {
 		return fmt.Errorf("normalizer %s: book checkpoints: %w", n.conn.Name(), err)
@@ -34,6 +37,9 @@ func (n *Normalizer) checkpoint(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("normalizer %s: encode checkpoint: %w", n.conn.Name(), err)
 	}
+	if err := n.guard(); err != nil {
+		return err
+	}
 	var perr error
 	if err := n.prod.Produce(ctx, transport.TopicNormalizerCheckpoints, []byte(n.conn.Name()), b, func(err error) { perr = err }); err != nil {
 		return err
@@ -46,6 +52,17 @@ func (n *Normalizer) checkpoint(ctx context.Context) error {
 	}
 	n.m.checkpoints.WithLabelValues(n.conn.Name()).Inc()
 	n.lastCkp = time.Now()
+	return nil
+}
+
+// guard asks Config.Guard whether this normalizer may still write its venue's checkpoints.
+func (n *Normalizer) guard() error {
+	if n.cfg.Guard == nil {
+		return nil
+	}
+	if err := n.cfg.Guard(); err != nil {
+		return fmt.Errorf("normalizer %s: checkpoint refused: %w", n.conn.Name(), err)
+	}
 	return nil
 }
 

@@ -29,6 +29,14 @@ type Config struct {
 	// receive time), so consumers starting at the live end and store rebuilds have a recent
 	// base (default 30s; negative disables).
 	BookSnapshotEvery time.Duration
+	// Guard, if set, is called before every checkpoint write; an error refuses the write and
+	// ends Run with it. A consumer-group member passes its assignment's lease check, so a
+	// member that lost its venue never overwrites the new owner's checkpoints (ADR 0009).
+	Guard func() error
+	// GenFloor raises the checkpoint generation counter to at least this value when Run
+	// starts, so checkpoint records of different owners never share a generation (a group
+	// member passes its group generation << 32).
+	GenFloor uint64
 }
 
 func (c *Config) setDefaults() {
@@ -127,6 +135,7 @@ func (n *Normalizer) Run(ctx context.Context) error {
 	if err := n.loadCheckpoint(ctx); err != nil {
 		return err
 	}
+	n.st.Gen = max(n.st.Gen, n.cfg.GenFloor)
 	parts, err := transport.Partitions(ctx, n.cfg.Brokers, transport.RawTopic(venue))
 	if err != nil {
 		return err
