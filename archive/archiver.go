@@ -152,7 +152,7 @@ func (a *Archiver) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("archive: %w", err)
 		}
 		v := &venueState{name: name, parts: map[int]*partWriter{},
-			guard: &guard{venue: name, brokers: a.cfg.Brokers, base: a.cfg.Retention, margin: a.cfg.RetentionMargin, enabled: !a.cfg.NoGuard},
+			guard:   &guard{venue: name, brokers: a.cfg.Brokers, base: a.cfg.Retention, margin: a.cfg.RetentionMargin, enabled: !a.cfg.NoGuard},
 			records: a.m.records.WithLabelValues(name), bytes: a.m.bytes.WithLabelValues(name),
 			blocks: a.m.blocks.WithLabelValues(name), lost: a.m.lost.WithLabelValues(name)}
 		venues[name] = v
@@ -250,13 +250,17 @@ func (a *Archiver) flush(v *venueState, pw *partWriter) error {
 func (a *Archiver) guardAll(ctx context.Context, venues map[string]*venueState) {
 	now := time.Now()
 	for _, v := range venues {
-		ends, err := transport.EndOffsets(ctx, a.cfg.Brokers, transport.RawTopic(v.name))
+		parts := make([]int, 0, len(v.parts))
+		for p := range v.parts {
+			parts = append(parts, p)
+		}
+		spans, err := v.guard.offsets(ctx, parts)
 		if err != nil {
 			a.m.guardErrs.WithLabelValues(v.name).Inc()
 			a.cfg.Log.Warn("archive: read raw end offsets", "venue", v.name, "err", err)
 			continue
 		}
-		from := protectFrom(v.parts, ends)
+		from := protectFrom(v.parts, spans)
 		age := time.Duration(0)
 		if from > 0 {
 			age = now.Sub(time.Unix(0, from))

@@ -22,13 +22,16 @@ type guard struct {
 	last    string // value last set ("" = never)
 }
 
+// span is a partition's first (log start) and end (next to be written) offsets.
+type span struct{ first, end int64 }
+
 // protectFrom returns the Kafka time (Unix ns) of the oldest raw record of the venue not yet
 // durably archived: 0 when every partition is archived to its end, -1 when unknown (a
 // partition with records beyond the archive and nothing fetched from it yet).
-func protectFrom(parts map[int]*partWriter, ends map[int]int64) int64 {
+func protectFrom(parts map[int]*partWriter, spans map[int]span) int64 {
 	var oldest int64
 	for p, pw := range parts {
-		end, ok := ends[p]
+		sp, ok := spans[p]
 		if !ok {
 			continue
 		}
@@ -36,8 +39,8 @@ func protectFrom(parts map[int]*partWriter, ends map[int]int64) int64 {
 		switch {
 		case pw.pendingKafkaTime() != 0:
 			ts = pw.pendingKafkaTime()
-		case pw.durableNext >= 0 && pw.durableNext >= end:
-			continue // archived to the end
+		case max(pw.durableNext, sp.first) >= sp.end:
+			continue // archived to the end (or nothing retained)
 		case pw.lastKafkaTime > 0:
 			// Records after the last archived one are not fetched yet: they are newer.
 			ts = pw.lastKafkaTime
@@ -63,13 +66,39 @@ func (g *guard) retentionFor(from int64, now time.Time) string {
 	return strconv.FormatInt(max(g.base, need).Milliseconds(), 10)
 }
 
+// offsets returns the first and end offsets of every partition of the venue's raw topic.
+func (g *guard) offsets(ctx context.Context, parts []int) (map[int]span, error) {
+	cl := g.client()
+	topic := transport.RawTopic(g.venue)
+	req := &kafka.ListOffsetsRequest{Topics: map[string][]kafka.OffsetRequest{}}
+	for _, p := range parts {
+		req.Topics[topic] = append(req.Topics[topic], kafka.FirstOffsetOf(p), kafka.LastOffsetOf(p))
+	}
+	res, err := cl.ListOffsets(ctx, req)
+	if err != nil {
+		return nil, fmt.Errorf("archive: list offsets of %s: %w", topic, err)
+	}
+	out := map[int]span{}
+	for _, po := range res.Topics[topic] {
+		if po.Error != nil {
+			return nil, fmt.Errorf("archive: list offsets of %s/%d: %w", topic, po.Partition, po.Error)
+		}
+		out[po.Partition] = span{first: po.FirstOffset, end: po.LastOffset}
+	}
+	return out, nil
+}
+
+func (g *guard) client() *kafka.Client {
+	return &kafka.Client{Addr: kafka.TCP(g.brokers...), Timeout: 10 * time.Second,
+		Transport: &kafka.Transport{DialTimeout: 5 * time.Second, IdleTimeout: 10 * time.Second}}
+}
+
 // apply sets retention.ms on the venue's raw topic when it changed.
 func (g *guard) apply(ctx context.Context, value string) error {
 	if !g.enabled || value == g.last {
 		return nil
 	}
-	cl := &kafka.Client{Addr: kafka.TCP(g.brokers...), Timeout: 10 * time.Second,
-		Transport: &kafka.Transport{DialTimeout: 5 * time.Second, IdleTimeout: 10 * time.Second}}
+	cl := g.client()
 	topic := transport.RawTopic(g.venue)
 	res, err := cl.IncrementalAlterConfigs(ctx, &kafka.IncrementalAlterConfigsRequest{
 		Resources: []kafka.IncrementalAlterConfigsRequestResource{{ResourceType: kafka.ResourceTypeTopic,
