@@ -39,6 +39,7 @@ type runConfig struct {
 	httpAddr     string
 	brokerAddr   string
 	kafkaBrokers string
+	clickhouse   string
 	venues       string
 	binanceWS    string
 	binanceREST  string
@@ -52,6 +53,7 @@ type runConfig struct {
 	resnapshot   time.Duration
 	readTimeout  time.Duration
 	tailEvery    time.Duration
+	archive      archiveFlags
 }
 
 func (c *runConfig) register(fs *flag.FlagSet) {
@@ -60,6 +62,7 @@ func (c *runConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&c.httpAddr, "http-addr", "127.0.0.1:8080", "address of the HTTP server: /ws, /metrics, /healthz, /readyz, /query")
 	fs.StringVar(&c.brokerAddr, "broker-addr", "127.0.0.1:29092", "loopback address of the embedded Kafka-protocol broker (any Kafka client can attach)")
 	fs.StringVar(&c.kafkaBrokers, "kafka-brokers", "", "use this Kafka cluster (host:port,...) instead of the embedded broker")
+	fs.StringVar(&c.clickhouse, "clickhouse-dsn", "", "store into this ClickHouse (clickhouse://user:pass@host:9000/db) instead of the embedded DuckDB")
 	fs.StringVar(&c.venues, "venues", "binance", "venues to collect, comma-separated")
 	fs.StringVar(&c.binanceWS, "binance-ws", "wss://stream.binance.com:9443", "Binance WebSocket base URL")
 	fs.StringVar(&c.binanceREST, "binance-rest", "https://api.binance.com", "Binance REST base URL")
@@ -73,6 +76,7 @@ func (c *runConfig) register(fs *flag.FlagSet) {
 	fs.DurationVar(&c.readTimeout, "read-timeout", 45*time.Second, "drop a venue connection silent for this long")
 	fs.DurationVar(&c.tailEvery, "tail-check-every", 15*time.Second, "how often idle symbols are checked for missed trades over REST")
 	c.sim.register(fs, "sim-")
+	c.archive.register(fs)
 }
 
 func (c *runConfig) validate() error {
@@ -181,7 +185,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	if runtime.NumCPU() <= 2 {
 		threads = 1
 	}
-	store, err := duckdb.Open(ctx, duckdb.Config{Path: filepath.Join(cfg.dataDir, "tickflow.duckdb"), Threads: threads})
+	store, duck, err := openRunStore(ctx, cfg.clickhouse, filepath.Join(cfg.dataDir, "tickflow.duckdb"), threads)
 	if err != nil {
 		return err
 	}
@@ -215,7 +219,7 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("listen on --http-addr %s: %w (pick another address)", cfg.httpAddr, err)
 	}
-	hs := &http.Server{Handler: p.mux(gw, store), ReadHeaderTimeout: 10 * time.Second}
+	hs := &http.Server{Handler: p.mux(gw, duck), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("http server", "err", err)
@@ -286,6 +290,13 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 		conn, _ := tfcollectors.Default.Lookup(v)
 		n := normalizer.New(normalizer.Config{Brokers: p.brokers, CheckpointEvery: cfg.checkpoint}, conn, prod, nm, log.With("stage", "normalizer"))
 		s := start("normalizer "+v, n.Run)
+		watch(s)
+		normStages = append(normStages, s)
+	}
+	if arch, err := p.archiver(venues); err != nil {
+		return err
+	} else if arch != nil { // raw archive (ADR 0010): a raw consumer, stopped with the normalizers
+		s := start("archive", arch.Run)
 		watch(s)
 		normStages = append(normStages, s)
 	}
@@ -412,7 +423,7 @@ func serveControl(ctx context.Context, c *transport.Consumer, rq tfcollectors.Sn
 }
 
 // sinkConsumer starts a consumer of the unified topics at the offsets the store holds.
-func (p *pipeline) sinkConsumer(ctx context.Context, store *duckdb.Store) (*transport.Consumer, error) {
+func (p *pipeline) sinkConsumer(ctx context.Context, store sink.Store) (*transport.Consumer, error) {
 	stored, err := store.Offsets(ctx)
 	if err != nil {
 		return nil, err
@@ -510,7 +521,13 @@ func (p *pipeline) mux(gw *stream.Gateway, store *duckdb.Store) *http.ServeMux {
 			http.Error(w, "starting", http.StatusServiceUnavailable)
 		}
 	})
-	mux.Handle("/query", queryHandler(store, splitList(p.cfg.tokens)))
+	if store != nil {
+		mux.Handle("/query", queryHandler(store, splitList(p.cfg.tokens)))
+	} else {
+		mux.HandleFunc("/query", func(w http.ResponseWriter, r *http.Request) {
+			http.Error(w, "the store is ClickHouse (--clickhouse-dsn): query it with clickhouse-client", http.StatusNotImplemented)
+		})
+	}
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
