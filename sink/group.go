@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/tickflow/tickflow/md"
 	"github.com/tickflow/tickflow/transport"
 )
 
@@ -203,4 +205,20 @@ type noSource struct{}
 func (noSource) Poll(ctx context.Context, _ int) ([]transport.Message, error) {
 	<-ctx.Done()
 	return nil, ctx.Err()
+}
+
+// Topics returns the unified topics a Runner over store consumes: trades and integrity
+// events, plus books (updates and statuses) and BBO when the store stores them
+// ([KindStore]). Sorted.
+func Topics(store Store) []string {
+	ks := storedKinds(store)
+	topics := []string{transport.TopicIntegrity, transport.TopicTrades}
+	if ks.has(md.KindBookUpdate) || ks.has(md.KindBookStatus) {
+		topics = append(topics, transport.TopicBooks)
+	}
+	if ks.has(md.KindBBO) {
+		topics = append(topics, transport.TopicBBO)
+	}
+	sort.Strings(topics)
+	return topics
 }

@@ -1,0 +1,31 @@
+package main
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tickflow/tickflow/sink"
+	"github.com/tickflow/tickflow/sink/clickhouse"
+	"github.com/tickflow/tickflow/sink/duckdb"
+)
+
+// openRunStore opens the store of `tickflow run`: ClickHouse when dsn is set, else the
+// embedded DuckDB file at path. duck is the DuckDB store (for /query), nil for ClickHouse.
+func openRunStore(ctx context.Context, dsn, path string, threads int) (store sink.Store, duck *duckdb.Store, err error) {
+	if dsn != "" {
+		cfg, err := clickhouse.ParseDSN(dsn)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--clickhouse-dsn: %w (want clickhouse://[user[:password]@]host:9000[/database])", err)
+		}
+		ch, err := clickhouse.Open(ctx, cfg)
+		if err != nil {
+			return nil, nil, fmt.Errorf("%w (is ClickHouse running at %s?)", err, cfg.Addr)
+		}
+		return ch, nil, nil
+	}
+	d, err := duckdb.Open(ctx, duckdb.Config{Path: path, Threads: threads})
+	if err != nil {
+		return nil, nil, err
+	}
+	return d, d, nil
+}
