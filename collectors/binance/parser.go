@@ -48,6 +48,15 @@ func (ps *Parser) Parse(rec *md.RawRecord, out *collectors.Output) error {
 }
 
 func (ps *Parser) parseFrame(rec *md.RawRecord, out *collectors.Output) error {
+	if f, ok := scanTrade(rec.Frame); ok { // the common case, without building a value tree
+		t, err := ps.tradeFrom(&f, rec)
+		if err != nil {
+			return err
+		}
+		t.Prov.Index = uint32(len(out.Trades))
+		out.Trades = append(out.Trades, t)
+		return nil
+	}
 	v, err := ps.p.ParseBytes(rec.Frame)
 	if err != nil {
 		return fmt.Errorf("binance: invalid JSON frame: %w", err)
@@ -84,34 +93,47 @@ func (ps *Parser) parseFrame(rec *md.RawRecord, out *collectors.Output) error {
 }
 
 func (ps *Parser) trade(o *fastjson.Value, rec *md.RawRecord) (md.Trade, error) {
-	var t md.Trade
-	sym := o.GetStringBytes("s")
-	inst := ps.insts[string(sym)]
-	if inst == nil {
-		return t, fmt.Errorf("binance: trade for unknown symbol %q (no exchangeInfo seen)", sym)
-	}
 	tv := o.Get("t")
 	if tv == nil {
-		return t, errors.New("binance: trade without t")
+		if ps.insts[string(o.GetStringBytes("s"))] == nil {
+			return md.Trade{}, fmt.Errorf("binance: trade for unknown symbol %q (no exchangeInfo seen)", o.GetStringBytes("s"))
+		}
+		return md.Trade{}, errors.New("binance: trade without t")
 	}
 	id, err := tv.Uint64()
 	if err != nil {
-		return t, fmt.Errorf("binance: trade id t: %w", err)
+		if ps.insts[string(o.GetStringBytes("s"))] == nil {
+			return md.Trade{}, fmt.Errorf("binance: trade for unknown symbol %q (no exchangeInfo seen)", o.GetStringBytes("s"))
+		}
+		return md.Trade{}, fmt.Errorf("binance: trade id t: %w", err)
 	}
-	if t.Price, err = md.ParseDecimal(o.GetStringBytes("p"), inst.PriceScale()); err != nil {
-		return t, fmt.Errorf("binance: trade price %q: %w", o.GetStringBytes("p"), err)
+	f := tradeFields{sym: o.GetStringBytes("s"), price: o.GetStringBytes("p"), qty: o.GetStringBytes("q"), id: id,
+		tradeTime: o.GetInt64("T"), eventTime: o.GetInt64("E"), buyerMaker: o.GetBool("m")}
+	return ps.tradeFrom(&f, rec)
+}
+
+// tradeFrom builds the unified trade of a trade event's fields.
+func (ps *Parser) tradeFrom(f *tradeFields, rec *md.RawRecord) (md.Trade, error) {
+	var t md.Trade
+	inst := ps.insts[string(f.sym)]
+	if inst == nil {
+		return t, fmt.Errorf("binance: trade for unknown symbol %q (no exchangeInfo seen)", f.sym)
 	}
-	if t.Qty, err = md.ParseDecimal(o.GetStringBytes("q"), inst.QtyScale()); err != nil {
-		return t, fmt.Errorf("binance: trade qty %q: %w", o.GetStringBytes("q"), err)
+	var err error
+	if t.Price, err = md.ParseDecimal(f.price, inst.PriceScale()); err != nil {
+		return t, fmt.Errorf("binance: trade price %q: %w", f.price, err)
 	}
-	t.ID = md.NumericID(id)
+	if t.Qty, err = md.ParseDecimal(f.qty, inst.QtyScale()); err != nil {
+		return t, fmt.Errorf("binance: trade qty %q: %w", f.qty, err)
+	}
+	t.ID = md.NumericID(f.id)
 	t.Side = md.SideBuy
-	if o.GetBool("m") { // buyer is maker: the taker sold
+	if f.buyerMaker { // buyer is maker: the taker sold
 		t.Side = md.SideSell
 	}
 	t.Venue, t.Symbol = Venue, inst.Symbol
-	t.ExchTime = o.GetInt64("T") * 1e6
-	t.SendTime = o.GetInt64("E") * 1e6
+	t.ExchTime = f.tradeTime * 1e6
+	t.SendTime = f.eventTime * 1e6
 	t.RecvTime = rec.RecvTime
 	t.Prov = md.Provenance{Epoch: rec.Epoch, Seq: rec.Seq}
 	t.Source = md.SourceLive

@@ -347,6 +347,10 @@ func (s *Session) signal() {
 
 // OnFrame checks trade-id continuity of trade events.
 func (s *Session) OnFrame(c *collectors.Conn, frame []byte, recvTime int64) {
+	if f, ok := scanTrade(frame); ok { // the common case, without building a value tree
+		s.onTrade(c, f.sym, f.id, recvTime)
+		return
+	}
 	pv, _ := s.conns.Load(c)
 	p, _ := pv.(*fastjson.Parser)
 	if p == nil {
@@ -362,14 +366,15 @@ func (s *Session) OnFrame(c *collectors.Conn, frame []byte, recvTime int64) {
 	}
 	switch string(v.GetStringBytes("e")) {
 	case "trade":
+		s.onTrade(c, v.GetStringBytes("s"), v.GetUint64("t"), recvTime)
 	case "depthUpdate":
 		s.onDepth(c, v)
-		return
-	default:
-		return
 	}
-	id := v.GetUint64("t")
-	sym := v.GetStringBytes("s")
+}
+
+// onTrade checks trade-id continuity: Binance trade ids of a symbol are contiguous, so a
+// jump records the missing range for backfill.
+func (s *Session) onTrade(c *collectors.Conn, sym []byte, id uint64, recvTime int64) {
 	s.mu.Lock()
 	tr := s.tracks[string(sym)]
 	if tr == nil {
