@@ -231,4 +231,3 @@ func TestProducerUnknownTopic(t *testing.T) {
 		t.Fatalf("produce to a missing topic: %v", err)
 	}
 }
-
