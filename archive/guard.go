@@ -115,3 +115,25 @@ func (g *guard) apply(ctx context.Context, value string) error {
 	g.last = value
 	return nil
 }
+
+// Span is a partition's first retained offset (log start) and end offset (the next to be
+// written).
+type Span struct{ First, End int64 }
+
+// RawOffsets returns the log-start and end offsets of every partition of venue's raw topic.
+func RawOffsets(ctx context.Context, brokers []string, venue string) (map[int]Span, error) {
+	parts, err := transport.Partitions(ctx, brokers, transport.RawTopic(venue))
+	if err != nil {
+		return nil, err
+	}
+	g := &guard{venue: venue, brokers: brokers}
+	spans, err := g.offsets(ctx, parts)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[int]Span, len(spans))
+	for p, s := range spans {
+		out[p] = Span{First: s.first, End: s.end}
+	}
+	return out, nil
+}
