@@ -524,9 +524,7 @@ func (p *pipeline) mux(gw *stream.Gateway, store *duckdb.Store) *http.ServeMux {
 	if store != nil {
 		mux.Handle("/query", queryHandler(store, splitList(p.cfg.tokens)))
 	} else {
-		mux.HandleFunc("/query", func(w http.ResponseWriter, r *http.Request) {
-			http.Error(w, "the store is ClickHouse (--clickhouse-dsn): query it with clickhouse-client", http.StatusNotImplemented)
-		})
+		mux.Handle("/query", clickhouseQueryHandler(p.cfg.clickhouse, splitList(p.cfg.tokens)))
 	}
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
