@@ -290,6 +290,7 @@ type Conn struct {
 
 	mu    sync.Mutex // orders records: seq assignment and queueing happen together
 	seq   uint64
+	rec   md.RawRecord // reused by Record (under mu): the writer encodes it before returning
 	acks  atomic.Uint64
 	onAck func(error)
 
@@ -331,9 +332,11 @@ func (c *Conn) AckedSeq() uint64 { return c.acks.Load() }
 func (c *Conn) Record(typ md.RawType, dir md.Direction, meta, frame []byte, recvTime int64) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	rec := md.RawRecord{Type: typ, Dir: dir, Venue: c.e.cfg.Venue, Conn: c.Slot.Name, Epoch: c.Epoch,
+	c.rec = md.RawRecord{Type: typ, Dir: dir, Venue: c.e.cfg.Venue, Conn: c.Slot.Name, Epoch: c.Epoch,
 		Seq: c.seq + 1, RecvTime: recvTime, Meta: meta, Frame: frame}
-	if err := c.e.writer.Write(&rec, c.onAck); err != nil {
+	err := c.e.writer.Write(&c.rec, c.onAck)
+	c.rec.Meta, c.rec.Frame = nil, nil // do not keep the caller's buffers alive
+	if err != nil {
 		c.e.m.RawDrops.WithLabelValues(c.e.cfg.Venue).Inc()
 		c.Fail(fmt.Errorf("%w: %v", errRawFull, err))
 		return errRawFull

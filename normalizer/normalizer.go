@@ -8,11 +8,11 @@ import (
 	"log/slog"
 	"regexp"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tickflow/tickflow/collectors"
+	"github.com/tickflow/tickflow/internal/freelist"
 	"github.com/tickflow/tickflow/md"
 	"github.com/tickflow/tickflow/transport"
 )
@@ -86,7 +86,7 @@ type Normalizer struct {
 	dec       *md.Decoder
 	rec       md.RawRecord
 	out       collectors.Output
-	pool      sync.Pool
+	free      freelist.List[outMsg] // event buffers, back once acknowledged
 	failed    atomic.Pointer[error]
 	logged    map[string]bool
 	lastCkp   time.Time
@@ -121,6 +121,12 @@ func New(cfg Config, conn collectors.Connector, prod *transport.Producer, m *Met
 		log: log.With("venue", conn.Name()), m: m, dec: md.NewDecoder(), logged: map[string]bool{}}
 	n.st = state{Venue: conn.Name(), Offsets: map[int]int64{}, Trades: map[string]*tradeSeq{},
 		Slots: map[string]*slotState{}, Counts: map[string]uint64{}, Books: map[string]*book{}, BookRefs: map[string]bookRef{}}
+	n.free.Max = outMsgsKept
+	n.free.New = func() *outMsg {
+		o := &outMsg{n: n}
+		o.done = o.complete
+		return o
+	}
 	return n
 }
 
@@ -154,14 +160,15 @@ func (n *Normalizer) Run(ctx context.Context) error {
 	}
 	defer cons.Close()
 	n.lastCkp = time.Now()
+	// A polled batch is always processed whole: shutdown waits for it.
+	batchCtx := context.WithoutCancel(ctx)
 	for {
 		msgs, err := cons.PollTimeout(ctx, n.cfg.PollMax, 100*time.Millisecond)
 		if err != nil {
 			break // ctx done
 		}
 		for i := range msgs {
-			// A polled batch is always processed whole: shutdown waits for it.
-			if err := n.process(context.WithoutCancel(ctx), &msgs[i]); err != nil {
+			if err := n.process(batchCtx, &msgs[i]); err != nil {
 				return err
 			}
 		}
@@ -341,19 +348,16 @@ type outMsg struct {
 
 func (o *outMsg) complete(err error) {
 	if err != nil {
-		o.n.failed.CompareAndSwap(nil, &err)
+		e := err // a copy: taking err's address would move every call's err to the heap
+		o.n.failed.CompareAndSwap(nil, &e)
 	}
-	o.n.pool.Put(o)
+	o.n.free.Put(o)
 }
 
-func (n *Normalizer) msg() *outMsg {
-	o, _ := n.pool.Get().(*outMsg)
-	if o == nil {
-		o = &outMsg{n: n}
-		o.done = o.complete
-	}
-	return o
-}
+// outMsgsKept bounds the event buffers kept for reuse.
+const outMsgsKept = 1 << 16
+
+func (n *Normalizer) msg() *outMsg { return n.free.Get() }
 
 func appendKey(dst []byte, venue, symbol string) []byte {
 	dst = append(dst, venue...)
@@ -388,7 +392,7 @@ func (n *Normalizer) emit(ctx context.Context, o *outMsg, h *md.Header, kind md.
 func (n *Normalizer) send(ctx context.Context, topic string, kind md.Kind, o *outMsg) error {
 	if n.publish != nil { // tests
 		err := n.publish(topic, kind, o.val)
-		n.pool.Put(o)
+		n.free.Put(o)
 		return err
 	}
 	return n.prod.Produce(ctx, topic, o.key, o.val, o.done)
