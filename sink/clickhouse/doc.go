@@ -1,8 +1,11 @@
 // Package clickhouse is the scale-out store of tickflow: a [sink.Store] on a ClickHouse
-// database (github.com/ClickHouse/clickhouse-go/v2, native protocol) holding trades,
-// integrity events, coverage and consumed offsets, plus the tables of the event kinds the
-// sink does not write yet (book updates and snapshots, BBO, funding, open interest,
-// liquidations, instruments). SCHEMA.md documents every table, view and column.
+// database (github.com/ClickHouse/clickhouse-go/v2, native protocol) holding every event kind
+// of the pipeline — trades, integrity events, book updates (with top-N copies of the
+// snapshots in book_snapshots), book statuses, BBO, funding, open interest, liquidations —
+// plus coverage, consumed offsets, instruments ([Store.WriteInstruments]) and candles kept by
+// materialized views over trades ([Store.ReconcileCandles], [Store.RebuildCandles]).
+// [Store.BookAt] rebuilds a book from the store alone. SCHEMA.md documents every table, view
+// and column.
 //
 // # What it owns
 //
@@ -27,7 +30,10 @@
 // max_insert_block_size): each INSERT lands whole or not at all.
 //
 // A Write then runs, in order: one INSERT of coverage pieces, the INSERTs of integrity rows,
-// the INSERTs of trades, and one INSERT of the batch's offsets. Rows are cut into INSERTs by
+// of trades, then of book_updates, book_snapshots, book_status, bbo, funding, open_interest
+// and liquidations, and one INSERT of the batch's offsets. Every table has its own watermark
+// keys (book_snapshots too, under the sink-internal kind "book_snapshot"), so a retry after
+// a failure between any two INSERTs stores exactly what is missing in each table. Rows are cut into INSERTs by
 // partition day such that, for every watermark key, the rows of any INSERT follow in
 // provenance all of that key's rows in earlier INSERTs (planInserts). The watermark of a key
 // is not stored: it is derived from the rows, max((epoch, seq, idx)) per (venue, symbol,
@@ -73,7 +79,10 @@
 // Write blocks for its INSERTs (tens of milliseconds for 10,000 rows, a few hundred for
 // 100,000 on a 2-core machine), each bounded by Config.InsertTimeout, and after a failure for
 // up to Config.SettleTimeout plus a scan of the tables' provenance columns (the derived
-// watermarks cost one GROUP BY over trades and integrity). Open costs the same scan.
+// watermarks cost one GROUP BY over every event table). Open costs the same scan.
+// RebuildCandles and ReconcileCandles block for an ALTER ... DELETE mutation (polled until
+// done, at most Config.InsertTimeout) and an INSERT ... SELECT over the range's trades; run
+// them outside the sink's goroutine.
 //
 // # Files
 //
@@ -82,7 +91,12 @@
 //	migrate.go     embedded migrations, server versions, dialect choice
 //	state.go       settling interrupted inserts, deriving watermarks and versions
 //	write.go       Write, planInserts, column encoding
-//	coverage.go    coverage pieces from integrity events
+//	write_kinds.go the tables beyond trades and integrity: books, book status, BBO,
+//	               book snapshots, funding, open interest, liquidations; StoresKind
+//	coverage.go    coverage pieces from integrity events and book statuses
+//	instruments.go WriteInstruments
+//	bookat.go      BookAt: a book rebuilt from book_updates and book_status
+//	candles.go     candle views: Candles, RebuildCandles, ReconcileCandles
 //	errors.go      sentinel errors
 //	testdata/chdb_modern.py  the modern DDL checked on chdb (current ClickHouse engine)
 package clickhouse
