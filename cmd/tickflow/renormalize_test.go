@@ -24,7 +24,7 @@ import (
 // trade as a buy (version 1, the real parser, reads the side from "m").
 type fixedBinance struct{ binance.Connector }
 
-func (fixedBinance) ParserVersion() uint16         { return 2 }
+func (fixedBinance) ParserVersion() uint16        { return 2 }
 func (fixedBinance) NewParser() collectors.Parser { return &fixedParser{binance.NewParser()} }
 
 type fixedParser struct{ *binance.Parser }
