@@ -9,6 +9,11 @@ import (
 	"github.com/tickflow/tickflow/sink/duckdb"
 )
 
+// runStoreMemoryLimit is DuckDB's memory limit in `tickflow run`: its buffer pool keeps
+// recently written blocks up to the limit, so the limit is where the process's RSS levels off
+// (measured in BENCHMARKS.md); queries share it.
+const runStoreMemoryLimit = "1GB"
+
 // openRunStore opens the store of `tickflow run`: ClickHouse when dsn is set, else the
 // embedded DuckDB file at path. duck is the DuckDB store (for /query), nil for ClickHouse.
 func openRunStore(ctx context.Context, dsn, path string, threads int) (store sink.Store, duck *duckdb.Store, err error) {
@@ -23,7 +28,7 @@ func openRunStore(ctx context.Context, dsn, path string, threads int) (store sin
 		}
 		return ch, nil, nil
 	}
-	d, err := duckdb.Open(ctx, duckdb.Config{Path: path, Threads: threads})
+	d, err := duckdb.Open(ctx, duckdb.Config{Path: path, Threads: threads, MemoryLimit: runStoreMemoryLimit})
 	if err != nil {
 		return nil, nil, err
 	}
