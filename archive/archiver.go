@@ -235,14 +235,14 @@ func (a *Archiver) flush(v *venueState, pw *partWriter) error {
 		return nil
 	}
 	start := time.Now()
-	n, size := pw.n, pw.segSize
+	n := pw.n
 	if err := pw.flush(); err != nil {
 		return err
 	}
 	a.m.flushSecs.Observe(time.Since(start).Seconds())
 	v.records.Add(float64(n))
 	v.blocks.Inc()
-	v.bytes.Add(float64(pw.segSize - size))
+	v.bytes.Add(float64(len(pw.out))) // the block just written
 	return nil
 }
 
