@@ -157,7 +157,7 @@ func TestConfigValidate(t *testing.T) {
 
 func TestReasonLabel(t *testing.T) {
 	for in, want := range map[string]string{
-		"binance: trade price _: md: invalid decimal syntax":        "binance: trade price _",
+		"binance: trade price _: md: invalid decimal syntax":         "binance: trade price _",
 		"binance: trade for unknown symbol _ (no exchangeInfo seen)": "binance: trade for unknown symbol _ (no exchangeInfo seen)",
 		"plain": "plain",
 	} {
