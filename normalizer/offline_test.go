@@ -50,7 +50,7 @@ func TestOffline(t *testing.T) {
 		}
 	}
 	trade := func(id int) string {
-		return `{"e":"trade","E":1,"s":"BTCUSDT","t":` + itoa(id) + `,"p":"1.00","q":"1.00000","T":1,"m":false}`
+		return `{"e":"trade","E":1,"s":"BTCUSDT","t":` + strconv.Itoa(id) + `,"p":"1.00","q":"1.00000","T":1,"m":false}`
 	}
 	feed(md.RawREST, "200 /api/v3/exchangeInfo", exchangeInfo)
 	feed(md.RawFrame, "", trade(5))
