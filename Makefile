@@ -8,7 +8,7 @@ FUZZ     ?= ./md:FuzzDecodeTrade ./md:FuzzDecodeIntegrity ./md:FuzzDecodeRaw ./m
 # gathering baseline coverage on a loaded machine ("context deadline exceeded").
 FUZZTIME ?= 50000x
 
-.PHONY: all fmt vet lint test test-integration kill-test-long bench fuzz-smoke run build services-up services-down bench-clickhouse
+.PHONY: all fmt vet lint test test-integration kill-test-long perf perf-short bench fuzz-smoke run build services-up services-down bench-clickhouse
 
 all: lint test
 
@@ -50,6 +50,18 @@ bench-clickhouse: services-up
 # The long kill test (minutes; not in CI): KILLS=100 by default.
 kill-test-long:
 	bash scripts/kill-test-long.sh
+
+# The performance run of issue 3 (simulator out of process, 200 symbols, 5 minutes, ids
+# compared): `make perf`; RATE, DURATION, CHANNELS override. perf-short is its CI version:
+# 40 s at a rate a loaded 2-core CI machine sustains, failing on loss, undrained lag, a rate
+# below the floor or RSS above the cap.
+RATE     ?= 100000
+DURATION ?= 5m
+CHANNELS ?= trade
+perf: build
+	./bin/tickflow bench --symbols 200 --rate $(RATE) --duration $(DURATION) --channels $(CHANNELS) --report perf-report.json
+perf-short: build
+	./bin/tickflow bench --symbols 200 --rate 20000 --duration 40s --min-events-per-sec 15000 --max-rss-mib 1500
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 $(PKGS)

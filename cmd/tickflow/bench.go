@@ -32,6 +32,9 @@ type benchConfig struct {
 	channels  string
 	depth     int
 	reportOut string
+	// Pass/fail thresholds (0 = not checked): a CI run uses them to fail on regressions.
+	minEvents float64
+	maxRSSMiB float64
 }
 
 // benchSample is one per-second reading of the pipeline and the simulator.
@@ -61,6 +64,8 @@ type benchReport struct {
 	SimulatorCores  float64       `json:"simulator_cores"`
 	RSSStartMiB     float64       `json:"rss_start_mib"`
 	RSSEndMiB       float64       `json:"rss_end_mib"`
+	RSSMaxMiB       float64       `json:"rss_max_mib"`
+	RSSHalfMiB      float64       `json:"rss_second_half_growth_mib"`
 	MaxLag          float64       `json:"max_lag"`
 	LagDrainedIn    string        `json:"lag_drained_in"`
 	TradesGenerated int           `json:"trades_generated"`
@@ -82,6 +87,8 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&c.channels, "channels", "trade", "Binance channels to collect (trade, depth, bookTicker)")
 	fs.IntVar(&c.depth, "depth-limit", 100, "REST snapshot depth when collecting depth")
 	fs.StringVar(&c.reportOut, "report", "", "also write the report as JSON to this file")
+	fs.Float64Var(&c.minEvents, "min-events-per-sec", 0, "fail unless the steady-state unified events/s reach this (0 = no check)")
+	fs.Float64Var(&c.maxRSSMiB, "max-rss-mib", 0, "fail if the pipeline's RSS ever exceeds this many MiB (0 = no check)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -178,6 +185,13 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rep.PipelineCores = (last.PipelineCPU - first.PipelineCPU) / dt
 	rep.SimulatorCores = (last.SimulatorCPU - first.SimulatorCPU) / dt
 	rep.RSSStartMiB, rep.RSSEndMiB = first.RSS/(1<<20), last.RSS/(1<<20)
+	// RSS growth over the second half of the measured window: near 0 when RSS has levelled off.
+	for _, s := range rep.Samples {
+		rep.RSSMaxMiB = max(rep.RSSMaxMiB, s.RSS/(1<<20))
+		if rep.RSSHalfMiB == 0 && s.T >= first.T+dt/2 {
+			rep.RSSHalfMiB = last.RSS/(1<<20) - s.RSS/(1<<20)
+		}
+	}
 
 	// Stop trading, let the pipeline drain, and compare ids.
 	resp, err := http.Post("http://"+ctlAddr+"/stop-trading", "", nil)
@@ -203,19 +217,29 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return err
 		}
 	}
-	fmt.Fprintf(stdout, "\nframes/s %.0f  events/s %.0f  levels/s %.0f  rows/s %.0f\npipeline %.2f cores, simulator %.2f cores; RSS %.0f -> %.0f MiB; max lag %.0f, drained in %s\ntrades: generated %d, expected from first capture %d, missing %d, duplicates %d\n",
+	fmt.Fprintf(stdout, "\nframes/s %.0f  events/s %.0f  levels/s %.0f  rows/s %.0f\npipeline %.2f cores, simulator %.2f cores; RSS %.0f -> %.0f MiB (max %.0f, %+.0f MiB over the second half); max lag %.0f, drained in %s\ntrades: generated %d, expected from first capture %d, missing %d, duplicates %d\n",
 		rep.FramesPerSec, rep.EventsPerSec, rep.LevelsPerSec, rep.RowsPerSec, rep.PipelineCores, rep.SimulatorCores,
-		rep.RSSStartMiB, rep.RSSEndMiB, rep.MaxLag, rep.LagDrainedIn, rep.TradesGenerated, rep.TradesExpected, rep.Missing, rep.Duplicates)
+		rep.RSSStartMiB, rep.RSSEndMiB, rep.RSSMaxMiB, rep.RSSHalfMiB, rep.MaxLag, rep.LagDrainedIn, rep.TradesGenerated, rep.TradesExpected, rep.Missing, rep.Duplicates)
 	if c.reportOut != "" {
 		b, _ := json.MarshalIndent(rep, "", "  ")
 		if err := os.WriteFile(c.reportOut, b, 0o644); err != nil {
 			return err
 		}
 	}
+	var fails []error
 	if rep.Missing != 0 || rep.Duplicates != 0 {
-		return fmt.Errorf("bench: %d trades missing, %d duplicated", rep.Missing, rep.Duplicates)
+		fails = append(fails, fmt.Errorf("bench: %d trades missing, %d duplicated", rep.Missing, rep.Duplicates))
 	}
-	return nil
+	if strings.HasPrefix(rep.LagDrainedIn, "not drained") {
+		fails = append(fails, fmt.Errorf("bench: consumer lag %s", rep.LagDrainedIn))
+	}
+	if c.minEvents > 0 && rep.EventsPerSec < c.minEvents {
+		fails = append(fails, fmt.Errorf("bench: %.0f unified events/s, below --min-events-per-sec %.0f", rep.EventsPerSec, c.minEvents))
+	}
+	if c.maxRSSMiB > 0 && rep.RSSMaxMiB > c.maxRSSMiB {
+		fails = append(fails, fmt.Errorf("bench: RSS reached %.0f MiB, above --max-rss-mib %.0f", rep.RSSMaxMiB, c.maxRSSMiB))
+	}
+	return errors.Join(fails...)
 }
 
 // benchCompare waits until the store holds every generated trade from the first captured id
