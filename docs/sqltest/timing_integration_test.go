@@ -3,10 +3,14 @@
 package sqltest
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -160,6 +164,63 @@ func TestIntegrationTiming(t *testing.T) {
 		if n == 0 {
 			t.Errorf("%s %s returned nothing", rn.eng, rn.name)
 		}
+	}
+	timeModern(t, ccfg.Database, trades, d)
+}
+
+// timeModern copies the 18.16 database into chdb's modern schema (testdata/chdb_queries.py
+// --time), reports the modern bytes per trade and times the modern queries.
+func timeModern(t *testing.T, database string, trades int, d *docQueries) {
+	py, err := exec.LookPath("python3")
+	if err != nil || exec.Command(py, "-c", "import chdb").Run() != nil {
+		t.Log("chdb not available: modern ClickHouse not timed")
+		return
+	}
+	byName := map[string]string{}
+	for _, nq := range d.forEngine(engModern) {
+		byName[nq[0]] = nq[1]
+	}
+	qfile := filepath.Join(t.TempDir(), "queries.json")
+	b, _ := json.Marshal(byName)
+	if err := os.WriteFile(qfile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	cmd := exec.Command(py, filepath.Join("testdata", "chdb_queries.py"), "http://127.0.0.1:18123",
+		database, filepath.Join("..", "..", "sink", "clickhouse", "migrations", "modern"), qfile, "--time")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("chdb_queries.py: %v\n%s", err, stderr.String())
+	}
+	var res struct {
+		Version string           `json:"version"`
+		Copied  map[string]int   `json:"copied"`
+		Bytes   map[string]int64 `json:"bytes"`
+		Results map[string]struct {
+			Rows     int     `json:"rows"`
+			BestMs   float64 `json:"best_ms"`
+			MedianMs float64 `json:"median_ms"`
+			Error    string  `json:"error"`
+		} `json:"results"`
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		t.Fatalf("chdb output: %v: %.2000s", err, out)
+	}
+	t.Logf("modern ClickHouse (chdb %s): copied %v in %v; trades %d bytes on disk after OPTIMIZE FINAL, %.1f bytes/trade",
+		res.Version, res.Copied, time.Since(start).Round(time.Second), res.Bytes["trades"],
+		float64(res.Bytes["trades"])/float64(trades))
+	names := slices.Sorted(maps.Keys(res.Results))
+	for _, name := range names {
+		r := res.Results[name]
+		if r.Error != "" {
+			t.Errorf("modern %s: %s", name, r.Error)
+			continue
+		}
+		t.Logf("TIMING %-18s %-24s best %8v median %8v rows %d", engModern, name,
+			time.Duration(r.BestMs*1e6).Round(time.Millisecond),
+			time.Duration(r.MedianMs*1e6).Round(time.Millisecond), r.Rows)
 	}
 }
 

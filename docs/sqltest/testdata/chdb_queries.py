@@ -12,7 +12,11 @@ The only ClickHouse server on tickflow's machines is 18.16 (legacy dialect). The
 3. runs each query of the JSON file given and prints one JSON object:
    {"version": "...", "results": {name: {"columns": [...], "rows": [[...]]} | {"error": "..."}}}
 
-usage: chdb_queries.py <http base url> <legacy database> <migrations dir> <queries.json>
+usage: chdb_queries.py <http base url> <legacy database> <migrations dir> <queries.json> [--time]
+
+With --time each query is run three times as SELECT count() FROM (<query>) and its result
+is {"rows": count, "best_ms": ..., "median_ms": ...} (TestIntegrationTiming); the output
+also holds the bytes on disk of each copied table.
 """
 
 import glob
@@ -21,6 +25,7 @@ import os
 import re
 import sys
 import tempfile
+import time
 import urllib.parse
 
 from chdb import session as chs
@@ -34,6 +39,7 @@ def statements(text):
 
 def main():
     base, legacy_db, migrations, queries_path = sys.argv[1:5]
+    timing = "--time" in sys.argv[5:]
     sess = chs.Session(tempfile.mkdtemp(prefix="tickflow-sqltest-"))
 
     def q(sql, fmt="TabSeparated"):
@@ -97,14 +103,33 @@ def main():
           "SETTINGS use_structure_from_insertion_table_in_table_functions = 0")
         copied[table] = int(q(f"SELECT count() FROM {table}").strip())
 
+    q("OPTIMIZE TABLE trades FINAL")  # one part per partition, as a settled store has
+    sizes = {}
+    for l in q("SELECT table, sum(bytes_on_disk) FROM system.parts WHERE database = 'tickflow' "
+               "AND active GROUP BY table").strip("\n").split("\n"):
+        if l:
+            t, b = l.split("\t")
+            sizes[t] = int(b)
     results = {}
     for name, sql in json.load(open(queries_path)).items():
+        if timing:
+            try:
+                times, n = [], 0
+                for _ in range(3):
+                    start = time.monotonic()
+                    n = int(q(f"SELECT count() FROM ({sql})").strip())
+                    times.append((time.monotonic() - start) * 1000)
+                times.sort()
+                results[name] = {"rows": n, "best_ms": times[0], "median_ms": times[1]}
+            except Exception as e:  # noqa: BLE001
+                results[name] = {"error": str(e)}
+            continue
         try:
             out = json.loads(q(sql, "JSONCompact"))
             results[name] = {"columns": [m["name"] for m in out["meta"]], "rows": out["data"]}
         except Exception as e:  # noqa: BLE001 - reported per query to the Go test
             results[name] = {"error": str(e)}
-    json.dump({"version": q("SELECT version()").strip(), "copied": copied,
+    json.dump({"version": q("SELECT version()").strip(), "copied": copied, "bytes": sizes,
                "results": results}, sys.stdout)
 
 
