@@ -3,6 +3,7 @@ GO       ?= go
 PKGS     ?= ./...
 # Fuzz targets: package:Target, each run briefly by fuzz-smoke.
 FUZZ     ?= ./md:FuzzDecodeTrade ./md:FuzzDecodeIntegrity ./md:FuzzDecodeRaw ./md:FuzzParseDecimal \
+            ./md:FuzzDecodeFunding ./md:FuzzDecodeOpenInterest ./md:FuzzDecodeLiquidation \
             ./collectors/binance:FuzzParse ./collectors/binance:FuzzScanTrade ./stream:FuzzClientMessage ./archive/rawjson:FuzzDecodeLine
 # An execution count, not a duration: a short duration can expire while the fuzzer is still
 # gathering baseline coverage on a loaded machine ("context deadline exceeded").
