@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -370,4 +372,64 @@ func FuzzDecodeLiquidation(f *testing.F) {
 			t.Fatalf("re-decode: %v\n got  %+v\n want %+v", err, v2, v)
 		}
 	})
+}
+
+// TestDerivsPythonDifferential feeds the Go and Python decoders the same truncated and
+// mutated derivative events: both must reject the same ones and agree on the others.
+func TestDerivsPythonDifferential(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not on PATH")
+	}
+	var recs [][]byte
+	for _, m := range mutations(goldenRecords(t, "derivs")) {
+		// Python decodes the header of any kind; compare only the kinds of this file.
+		if k, err := PeekKind(m); err != nil || k == KindFunding || k == KindOpenInterest ||
+			k == KindLiquidation {
+			recs = append(recs, m)
+		}
+	}
+	var bin []byte
+	want := make([]string, len(recs))
+	d := NewDecoder()
+	for i, rec := range recs {
+		bin = appendContainer(bin, rec)
+		if m, err := decodeDeriv(d, rec); err == nil {
+			b, _ := json.Marshal(m)
+			want[i] = string(b)
+		}
+	}
+	path := filepath.Join(t.TempDir(), "mutated.bin")
+	if err := os.WriteFile(path, bin, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tool := filepath.Join("..", "tools", "wire", "tickflow_wire.py")
+	out, err := exec.Command(py, tool, "--event", "--errors", path).Output()
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		t.Fatal(err)
+	}
+	got := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	if len(got) != len(want) {
+		t.Fatalf("python printed %d lines for %d records", len(got), len(want))
+	}
+	decoded := 0
+	for i := range want {
+		pyErr := strings.HasPrefix(got[i], `{"error":`)
+		switch {
+		case want[i] == "" && !pyErr:
+			t.Errorf("record %d (%x): Go rejects, python decodes %s", i, recs[i], got[i])
+		case want[i] != "" && pyErr:
+			t.Errorf("record %d (%x): python rejects (%s), Go decodes %s", i, recs[i], got[i], want[i])
+		case want[i] != "":
+			decoded++
+			if !jsonEqual(got[i], want[i]) {
+				t.Errorf("record %d (%x):\n python %s\n go     %s", i, recs[i], got[i], want[i])
+			}
+		}
+		if t.Failed() && i > 0 && i%10 == 0 {
+			t.FailNow()
+		}
+	}
+	t.Logf("%d records compared, %d decoded", len(want), decoded)
 }
