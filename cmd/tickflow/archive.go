@@ -1,9 +1,18 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"path/filepath"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/tickflow/tickflow/archive"
 )
 
@@ -36,4 +45,125 @@ func (p *pipeline) archiver(venues []string) (*archive.Archiver, error) {
 	}
 	return archive.New(archive.Config{Dir: archiveDir(p.cfg.dataDir, a.dir), Brokers: p.brokers, Venues: venues,
 		NoGuard: a.noGuard, Registerer: p.reg, Log: p.log.With("stage", "archive")})
+}
+
+func init() {
+	commands["archive"] = command{"archive raw topics beyond Kafka retention as a service (or: archive inspect)", cmdArchive}
+}
+
+// cmdArchive runs the archiver alone against a Kafka cluster (the scale-out deployment;
+// `tickflow run` has it built in), or with "inspect" prints what an archive holds.
+func cmdArchive(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "inspect" {
+		return cmdArchiveInspect(args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("archive", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	brokers := fs.String("kafka-brokers", "", "Kafka cluster holding the raw topics, host:port,... (required)")
+	dir := fs.String("archive-dir", "", "archive directory (required)")
+	venues := fs.String("venues", "binance", "venues whose raw topics are archived, comma-separated")
+	httpAddr := fs.String("http-addr", "127.0.0.1:9464", "address serving /metrics and /healthz")
+	retention := fs.Duration("raw-retention", archive.DefaultRawRetention, "the raw topics' configured retention (the guard returns to it once caught up)")
+	noGuard := fs.Bool("no-guard", false, "do not hold raw-topic retention back while the archive is behind (only alert)")
+	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: tickflow archive --kafka-brokers H:P --archive-dir DIR [flags]\n       tickflow archive inspect --archive-dir DIR [--venues v,...]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var errs []error
+	if *brokers == "" {
+		errs = append(errs, errors.New("--kafka-brokers is required (tickflow run archives by itself; this command is for a Kafka cluster)"))
+	}
+	if *dir == "" {
+		errs = append(errs, errors.New("--archive-dir is required: the directory the segment files go to"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	reg := prometheus.NewRegistry()
+	a, err := archive.New(archive.Config{Dir: *dir, Brokers: splitList(*brokers), Venues: splitList(*venues),
+		Retention: *retention, NoGuard: *noGuard, Registerer: reg, Log: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		return fmt.Errorf("listen on --http-addr %s: %w (pick another address)", *httpAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	hs := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+	log.Info("archiving", "dir", *dir, "venues", *venues, "metrics", "http://"+ln.Addr().String()+"/metrics")
+	return a.Run(ctx)
+}
+
+// cmdArchiveInspect prints, per venue and partition, the archived offsets, records, blocks,
+// receive-time range, bytes and holes.
+func cmdArchiveInspect(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("archive inspect", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", "tickflow-data", "data directory (its archive is <data-dir>/archive)")
+	dir := fs.String("archive-dir", "", "archive directory (default <data-dir>/archive)")
+	venues := fs.String("venues", "binance", "venues to inspect, comma-separated")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	root := archiveDir(*dataDir, *dir)
+	for _, v := range splitList(*venues) {
+		parts, err := archive.Partitions(root, v)
+		if err != nil {
+			return err
+		}
+		if len(parts) == 0 {
+			fmt.Fprintf(stdout, "%s: nothing archived under %s\n", v, root)
+			continue
+		}
+		for _, p := range parts {
+			r, err := archive.OpenPartition(root, v, p)
+			if err != nil {
+				return err
+			}
+			var blocks, records int
+			var bytes, minRecv, maxRecv int64
+			first := int64(-1)
+			for _, e := range r.Entries() {
+				if e.Hole {
+					continue
+				}
+				if first < 0 {
+					first = e.First
+				}
+				blocks++
+				records += e.N
+				bytes += e.Len
+				if minRecv == 0 || e.MinRecv < minRecv {
+					minRecv = e.MinRecv
+				}
+				maxRecv = max(maxRecv, e.MaxRecv)
+			}
+			if first < 0 && len(r.Holes()) == 0 {
+				fmt.Fprintf(stdout, "%s p%03d: empty\n", v, p)
+				r.Close()
+				continue
+			}
+			fmt.Fprintf(stdout, "%s p%03d: offsets %d..%d, %d records in %d blocks, %d bytes, received %s .. %s\n", v, p, first, r.Last(),
+				records, blocks, bytes, time.Unix(0, minRecv).UTC().Format(time.RFC3339Nano), time.Unix(0, maxRecv).UTC().Format(time.RFC3339Nano))
+			for _, h := range r.Holes() {
+				fmt.Fprintf(stdout, "  HOLE offsets %d..%d (deleted from Kafka before archived; found %s)\n", h.First, h.Last,
+					time.Unix(0, h.Detected).UTC().Format(time.RFC3339))
+			}
+			r.Close()
+		}
+	}
+	return nil
 }
