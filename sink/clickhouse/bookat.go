@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/tickflow/tickflow/md"
 )
@@ -38,18 +39,31 @@ type Book struct {
 // and the deltas after it, in book_seq order, as long as book_seq stays contiguous; per side
 // and price, the quantity of the last message carrying it, quantity 0 deleting the level.
 // depth > 0 keeps the best depth levels per side. It returns nil and no error when there is
-// no snapshot at or before ts.
+// no snapshot at or before ts. It scans the instrument's history up to ts; on a long history
+// use BookAtWithin.
 func (s *Store) BookAt(ctx context.Context, venue, symbol string, ts int64, depth int) (*Book, error) {
+	return s.BookAtWithin(ctx, venue, symbol, ts, depth, 0)
+}
+
+// BookAtWithin is BookAt looking back at most lookback before ts (0: no bound), like the
+// lookback argument of DuckDB's book_at: every scan is limited to receive times in
+// [ts - lookback, ts], so the cost no longer grows with the history. The window must hold a
+// snapshot (the normalizer publishes one every 30 s), else the result is nil.
+func (s *Store) BookAtWithin(ctx context.Context, venue, symbol string, ts int64, depth int, lookback time.Duration) (*Book, error) {
 	d := s.dialect
 	recv := timeExpr(d, "recv")
+	lo := int64(0) // receive times are positive
+	if lookback > 0 {
+		lo = ts - int64(lookback)
+	}
 	bk := &Book{Venue: venue, Symbol: symbol}
 	wrap := func(step string, err error) error {
 		return fmt.Errorf("clickhouse: book at %s/%s %d: %s: %w", venue, symbol, ts, step, err)
 	}
 	// 1. the parser version.
 	rows, err := s.conn.Query(ctx, `SELECT parser_version FROM book_updates
-		WHERE venue = ? AND symbol = ? AND `+recv+` <= ?
-		ORDER BY `+recv+` DESC, parser_version DESC LIMIT 1`, venue, symbol, ts)
+		WHERE venue = ? AND symbol = ? AND `+recv+` >= ? AND `+recv+` <= ?
+		ORDER BY `+recv+` DESC, parser_version DESC LIMIT 1`, venue, symbol, lo, ts)
 	if err != nil {
 		return nil, wrap("parser version", err)
 	}
@@ -63,9 +77,10 @@ func (s *Store) BookAt(ctx context.Context, venue, symbol string, ts int64, dept
 	// 2. the latest snapshot.
 	var snapRecv int64
 	rows, err = s.conn.Query(ctx, `SELECT `+recv+`, book_seq FROM book_updates
-		WHERE venue = ? AND symbol = ? AND parser_version = ? AND is_snapshot = 1 AND `+recv+` <= ?
+		WHERE venue = ? AND symbol = ? AND parser_version = ? AND is_snapshot = 1
+		  AND `+recv+` >= ? AND `+recv+` <= ?
 		ORDER BY `+recv+` DESC, epoch DESC, seq DESC, idx DESC LIMIT 1`,
-		venue, symbol, bk.ParserVersion, ts)
+		venue, symbol, bk.ParserVersion, lo, ts)
 	if err != nil {
 		return nil, wrap("snapshot", err)
 	}
@@ -107,9 +122,9 @@ func (s *Store) BookAt(ctx context.Context, venue, symbol string, ts int64, dept
 	// 5. the latest status.
 	var state string
 	rows, err = s.conn.Query(ctx, `SELECT toString(state) FROM book_status
-		WHERE venue = ? AND symbol = ? AND parser_version = ? AND `+recv+` <= ?
+		WHERE venue = ? AND symbol = ? AND parser_version = ? AND `+recv+` >= ? AND `+recv+` <= ?
 		ORDER BY `+recv+` DESC, epoch DESC, seq DESC, idx DESC LIMIT 1`,
-		venue, symbol, bk.ParserVersion, ts)
+		venue, symbol, bk.ParserVersion, lo, ts)
 	if err != nil {
 		return nil, wrap("status", err)
 	}

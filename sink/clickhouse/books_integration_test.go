@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/tickflow/tickflow/md"
 	"github.com/tickflow/tickflow/sink"
@@ -358,6 +359,17 @@ func TestIntegrationBookAt(t *testing.T) {
 		}
 	}
 
+	// A lookback that holds the latest snapshot gives the same book; one that does not, none.
+	p := points[70] // seq 71: the periodic snapshot (seq 60) is 11 messages (11 µs) back
+	bk, err := s.BookAtWithin(ctx, "binance", "BTC-USDT", p.ts, 0, 20*time.Microsecond)
+	if err != nil || bk == nil || bk.SnapshotSeq != 60 || !slices.Equal(bk.Bids, p.bids) ||
+		!slices.Equal(bk.Asks, p.asks) {
+		t.Fatalf("lookback 20µs: %+v %v", bk, err)
+	}
+	if bk, err = s.BookAtWithin(ctx, "binance", "BTC-USDT", p.ts, 0, 5*time.Microsecond); err != nil || bk != nil {
+		t.Fatalf("lookback 5µs (no snapshot inside): %+v %v", bk, err)
+	}
+
 	// Re-normalized (parser version 2) from the periodic snapshot on: rebuilt in version 2
 	// there (its messages are the latest), version 1 before.
 	var v2 []md.BookUpdate
@@ -374,7 +386,7 @@ func TestIntegrationBookAt(t *testing.T) {
 	}
 	write(t, s, &sink.Batch{Books: v2})
 	last := v2[len(v2)-1]
-	bk, err := s.BookAt(ctx, "binance", "BTC-USDT", last.RecvTime, 0)
+	bk, err = s.BookAt(ctx, "binance", "BTC-USDT", last.RecvTime, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/tickflow/tickflow/md"
 	"github.com/tickflow/tickflow/sink"
@@ -151,6 +152,53 @@ func BenchmarkIntegrationCandleViews(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(len(batch.Trades))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+		})
+	}
+}
+
+// BenchmarkIntegrationBookAt measures rebuilding one book (top 10 levels per side) on a
+// store of 200,000 book messages of 10 instruments (20,000 each, a 500+500-level snapshot
+// every 100 messages), with no lookback and with one that holds a single snapshot.
+func BenchmarkIntegrationBookAt(b *testing.B) {
+	s := openCfg(b, testConfig(b))
+	symbols := []string{"BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "DOGE-USDT",
+		"ADA-USDT", "BNB-USDT", "TRX-USDT", "LINK-USDT", "AVAX-USDT"}
+	const perSymbol = 20_000
+	ctx := context.Background()
+	var last int64
+	for chunk := range 4 {
+		batch := &sink.Batch{}
+		for i := chunk * perSymbol / 4; i < (chunk+1)*perSymbol/4; i++ {
+			for k, sym := range symbols {
+				recv := baseTime + int64(i)*1_000_000 + int64(k)
+				u := md.BookUpdate{Header: mkHeader("binance", sym, uint64(i+1), recv),
+					Seq: uint64(i + 1), PrevSeq: uint64(i), Depth: 500}
+				if i%100 == 0 {
+					u.Snapshot = true
+					for j := range int64(500) {
+						u.Bids = append(u.Bids, lv(100_000-j, 1+j%7))
+						u.Asks = append(u.Asks, lv(100_001+j, 1+j%5))
+					}
+				} else {
+					u.Bids = []md.Level{lv(100_000-int64(i%40), int64(i%3))}
+					u.Asks = []md.Level{lv(100_001+int64(i%40), int64(i%4))}
+				}
+				batch.Books = append(batch.Books, u)
+				last = recv
+			}
+		}
+		if _, err := s.Write(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, lookback := range []time.Duration{0, 150 * time.Millisecond} {
+		b.Run("lookback="+lookback.String(), func(b *testing.B) {
+			for b.Loop() {
+				bk, err := s.BookAtWithin(ctx, "binance", "BTC-USDT", last, 10, lookback)
+				if err != nil || bk == nil || len(bk.Bids) != 10 {
+					b.Fatalf("%+v %v", bk, err)
+				}
+			}
 		})
 	}
 }
