@@ -340,12 +340,6 @@ func (s *Store) insert(ctx context.Context, table, query string, fill func(drive
 		_ = bt.Abort()
 		return fmt.Errorf("insert into %s: %w", table, err)
 	}
-	// The server holds the INSERT open (visible to settle) and nothing commits before Send:
-	// the last moment to refuse a write from a fenced consumer-group member (ADR 0009).
-	if err := sink.CheckGuard(ctx); err != nil {
-		_ = bt.Abort()
-		return fmt.Errorf("insert into %s: %w", table, err)
-	}
 	if err := bt.Send(); err != nil {
 		return fmt.Errorf("insert into %s: %w", table, err)
 	}
