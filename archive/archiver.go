@@ -195,8 +195,11 @@ func (a *Archiver) Run(ctx context.Context) (err error) {
 				continue
 			}
 			pw := v.parts[m.Partition]
-			lost, err := pw.add(m.Offset, m.Time, m.Value, now)
-			if err != nil {
+			var lost int64
+			if err := a.retry(ctx, v.name, func() (err error) {
+				lost, err = pw.add(m.Offset, m.Time, m.Value, now)
+				return err
+			}); err != nil {
 				return err
 			}
 			if lost > 0 {
@@ -205,7 +208,7 @@ func (a *Archiver) Run(ctx context.Context) (err error) {
 					"venue", v.name, "partition", m.Partition, "records", lost, "before_offset", m.Offset)
 			}
 			if pw.pendingBytes() >= a.cfg.FlushBytes {
-				if err := a.flush(v, pw); err != nil {
+				if err := a.flush(ctx, v, pw); err != nil {
 					return err
 				}
 			}
@@ -213,7 +216,7 @@ func (a *Archiver) Run(ctx context.Context) (err error) {
 		if perr != nil || now.Sub(lastFlush) >= a.cfg.FlushEvery {
 			for _, v := range venues {
 				for _, pw := range v.parts {
-					if err := a.flush(v, pw); err != nil {
+					if err := a.flush(ctx, v, pw); err != nil {
 						return err
 					}
 				}
@@ -230,13 +233,40 @@ func (a *Archiver) Run(ctx context.Context) (err error) {
 	}
 }
 
-func (a *Archiver) flush(v *venueState, pw *partWriter) error {
+// retry runs f until it succeeds, backing off (100ms doubling to 10s) after failures, which
+// it logs (once per streak) and counts. While it retries nothing is polled, so the consumer's
+// bounded queue holds Kafka back: memory stays bounded, and raw waits in Kafka (the guard's
+// last retention setting stays in force). It gives up only when ctx is done.
+func (a *Archiver) retry(ctx context.Context, venue string, f func() error) error {
+	backoff := 100 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := f()
+		if err == nil {
+			if attempt > 1 {
+				a.cfg.Log.Info("archive: writing works again", "venue", venue, "attempts", attempt)
+			}
+			return nil
+		}
+		a.m.writeErrs.WithLabelValues(venue).Inc()
+		if attempt == 1 {
+			a.cfg.Log.Error("archive: write failed; retrying (raw stays in Kafka meanwhile)", "venue", venue, "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("archive: giving up at shutdown: %w", err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 10*time.Second)
+	}
+}
+
+func (a *Archiver) flush(ctx context.Context, v *venueState, pw *partWriter) error {
 	if pw.n == 0 {
 		return nil
 	}
 	start := time.Now()
 	n := pw.n
-	if err := pw.flush(); err != nil {
+	if err := a.retry(ctx, v.name, pw.flush); err != nil {
 		return err
 	}
 	a.m.flushSecs.Observe(time.Since(start).Seconds())

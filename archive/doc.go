@@ -30,5 +30,6 @@
 //	tickflow_archive_unarchived_age_seconds{venue}      age of the oldest unarchived record
 //	tickflow_archive_guarded_retention_seconds{venue}   retention the guard set (-1: keep all)
 //	tickflow_archive_guard_errors_total{venue}          failed offset reads / retention updates
+//	tickflow_archive_write_errors_total{venue}          failed segment/index writes (retried)
 //	tickflow_transport_consumer_lag_records{consumer="archive"}
 package archive

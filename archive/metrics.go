@@ -14,6 +14,7 @@ type metrics struct {
 	unarch    *prometheus.GaugeVec
 	retention *prometheus.GaugeVec
 	guardErrs *prometheus.CounterVec
+	writeErrs *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -38,10 +39,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "retention.ms the guard last set on the raw topic, in seconds (-1: keep everything)."}, []string{"venue"}),
 		guardErrs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_archive_guard_errors_total",
 			Help: "Failed attempts to read offsets or set the raw topic's retention."}, []string{"venue"}),
+		writeErrs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_archive_write_errors_total",
+			Help: "Failed segment or index writes (retried with backoff; alert when it keeps rising)."}, []string{"venue"}),
 	}
 	if reg != nil {
 		for _, c := range []prometheus.Collector{m.records, m.bytes, m.blocks, m.lost, m.recovered, m.flushSecs,
-			m.headroom, m.unarch, m.retention, m.guardErrs} {
+			m.headroom, m.unarch, m.retention, m.guardErrs, m.writeErrs} {
 			if err := reg.Register(c); err != nil {
 				return nil, err
 			}

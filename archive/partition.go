@@ -20,6 +20,7 @@ type partWriter struct {
 	rec md.RawRecord
 
 	idx     *os.File
+	idxSize int64 // bytes of the index known good (a failed append is cut back to it)
 	seg     *os.File
 	segName string
 	segHour int64
@@ -31,6 +32,15 @@ type partWriter struct {
 	durableNext int64
 	// lastKafkaTime is the Kafka time of the last durably archived record.
 	lastKafkaTime int64
+
+	// failpoint, when set (tests), is called at "write", "sync" and "index"; an error makes
+	// that step fail after writing half of its bytes.
+	failpoint func(stage string) error
+
+	// pendingIndex: the block is durable in the segment at pendingPos, its index line is not
+	// yet (a failed index append is retried without rewriting the block).
+	pendingIndex bool
+	pendingPos   int64
 
 	// the block being built
 	raw       []byte
@@ -72,6 +82,9 @@ func openPartition(dir string, c *codec) (pw *partWriter, recovered int, err err
 			return nil, 0, err
 		}
 	}
+	if st, err := pw.idx.Stat(); err == nil {
+		pw.idxSize = st.Size()
+	}
 	segs, err := listSegments(dir)
 	if err != nil {
 		return nil, 0, err
@@ -102,7 +115,7 @@ func openPartition(dir string, c *codec) (pw *partWriter, recovered int, err err
 // removes it when it holds nothing).
 func (pw *partWriter) recoverSegment(name string, entries []IndexEntry) ([]IndexEntry, error) {
 	path := filepath.Join(pw.dir, name)
-	f, err := os.OpenFile(path, os.O_RDWR, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("archive: open segment: %w", err)
 	}
@@ -158,14 +171,10 @@ func (pw *partWriter) recoverSegment(name string, entries []IndexEntry) ([]Index
 		return nil, syncDir(pw.dir)
 	}
 	if len(added) > 0 {
-		if err := appendIndex(pw.idx, added...); err != nil {
+		if err := pw.index(added...); err != nil {
 			f.Close()
 			return nil, err
 		}
-	}
-	if _, err := f.Seek(pos, 0); err != nil {
-		f.Close()
-		return nil, err
 	}
 	hour, err := segmentHour(name)
 	if err != nil {
@@ -226,7 +235,7 @@ func (pw *partWriter) add(off, kafkaTime int64, env []byte, now time.Time) (lost
 		if err := pw.flush(); err != nil {
 			return 0, err
 		}
-		if err := appendIndex(pw.idx, IndexEntry{Hole: true, First: from, Last: off - 1, Detected: now.UnixNano()}); err != nil {
+		if err := pw.index(IndexEntry{Hole: true, First: from, Last: off - 1, Detected: now.UnixNano()}); err != nil {
 			return 0, err
 		}
 		lost = off - from
@@ -251,32 +260,84 @@ func (pw *partWriter) add(off, kafkaTime int64, env []byte, now time.Time) (lost
 }
 
 // flush compresses the block, appends it to the segment (rolling to a new segment when the
-// block's hour is later), fsyncs, then indexes it and fsyncs the index. Returns the block's
-// compressed size.
+// block's hour is later), fsyncs, then indexes it and fsyncs the index. On error nothing
+// half-written stays behind (the segment or index is cut back) and the block stays buffered:
+// calling flush again retries (only the index line, when the block is already durable).
 func (pw *partWriter) flush() error {
 	if pw.n == 0 {
 		return nil
 	}
-	pw.out = pw.c.encodeBlock(pw.out[:0], pw.raw, pw.first)
-	if pw.seg == nil || pw.blockHour > pw.segHour {
-		if err := pw.roll(); err != nil {
-			return err
+	if !pw.pendingIndex {
+		pw.out = pw.c.encodeBlock(pw.out[:0], pw.raw, pw.first)
+		if pw.seg == nil || pw.blockHour > pw.segHour {
+			if err := pw.roll(); err != nil {
+				return err
+			}
 		}
+		if err := pw.fail("write", pw.seg, pw.out); err != nil {
+			return errors.Join(fmt.Errorf("archive: write %s: %w", pw.segName, err), pw.cutSegment())
+		}
+		if _, err := pw.seg.Write(pw.out); err != nil {
+			return errors.Join(fmt.Errorf("archive: write %s: %w", pw.segName, err), pw.cutSegment())
+		}
+		if err := pw.fail("sync", nil, nil); err != nil {
+			return errors.Join(fmt.Errorf("archive: sync %s: %w", pw.segName, err), pw.cutSegment())
+		}
+		if err := pw.seg.Sync(); err != nil {
+			return errors.Join(fmt.Errorf("archive: sync %s: %w", pw.segName, err), pw.cutSegment())
+		}
+		pw.pendingIndex, pw.pendingPos = true, pw.segSize
+		pw.segSize += int64(len(pw.out))
 	}
-	if _, err := pw.seg.Write(pw.out); err != nil {
-		return fmt.Errorf("archive: write %s: %w", pw.segName, err)
-	}
-	if err := pw.seg.Sync(); err != nil {
-		return fmt.Errorf("archive: sync %s: %w", pw.segName, err)
-	}
-	e := IndexEntry{Seg: pw.segName, Pos: pw.segSize, Len: int64(len(pw.out)), First: pw.first, Last: pw.last,
+	e := IndexEntry{Seg: pw.segName, Pos: pw.pendingPos, Len: int64(len(pw.out)), First: pw.first, Last: pw.last,
 		N: pw.n, MinRecv: pw.minRecv, MaxRecv: pw.maxRecv, MaxKafkaTime: pw.maxKT}
-	pw.segSize += int64(len(pw.out))
-	if err := appendIndex(pw.idx, e); err != nil {
+	if err := pw.index(e); err != nil {
 		return err
 	}
+	pw.pendingIndex = false
 	pw.durableNext, pw.lastKafkaTime = pw.last+1, pw.maxKT
 	pw.raw, pw.n = pw.raw[:0], 0
+	return nil
+}
+
+// fail runs the failpoint of stage; on error it first writes half of b to f (a torn write).
+func (pw *partWriter) fail(stage string, f *os.File, b []byte) error {
+	if pw.failpoint == nil {
+		return nil
+	}
+	err := pw.failpoint(stage)
+	if err != nil && f != nil {
+		_, _ = f.Write(b[:len(b)/2])
+	}
+	return err
+}
+
+// cutSegment truncates the segment back to its last complete block after a failed write.
+func (pw *partWriter) cutSegment() error {
+	if err := pw.seg.Truncate(pw.segSize); err != nil {
+		return fmt.Errorf("archive: cut %s back to %d: %w", pw.segName, pw.segSize, err)
+	}
+	return nil
+}
+
+// index appends entries to the index and fsyncs it; on error the index is cut back to its
+// last good line.
+func (pw *partWriter) index(es ...IndexEntry) error {
+	err := pw.fail("index", pw.idx, []byte(`{"seg":"torn`))
+	if err == nil {
+		err = appendIndex(pw.idx, es...)
+	}
+	if err != nil {
+		if terr := pw.idx.Truncate(pw.idxSize); terr != nil {
+			return errors.Join(err, fmt.Errorf("archive: cut index back: %w", terr))
+		}
+		return err
+	}
+	st, err := pw.idx.Stat()
+	if err != nil {
+		return fmt.Errorf("archive: stat index: %w", err)
+	}
+	pw.idxSize = st.Size()
 	return nil
 }
 
@@ -289,7 +350,9 @@ func (pw *partWriter) roll() error {
 		pw.seg = nil
 	}
 	name := segmentName(pw.blockHour, pw.first)
-	f, err := os.OpenFile(filepath.Join(pw.dir, name), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
+	// No O_EXCL: a file of this name can only be left by an earlier failed attempt of this
+	// very block (names carry the block's first offset), so it is taken over, emptied.
+	f, err := os.OpenFile(filepath.Join(pw.dir, name), os.O_CREATE|os.O_TRUNC|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return fmt.Errorf("archive: create segment: %w", err)
 	}
