@@ -19,6 +19,7 @@ import (
 	"github.com/segmentio/kafka-go"
 	"github.com/tickflow/tickflow/md"
 	"github.com/tickflow/tickflow/transport"
+	"go.uber.org/goleak"
 )
 
 // TestMain doubles as the archiver child process of TestArchiverKill.
@@ -26,7 +27,13 @@ func TestMain(m *testing.M) {
 	if os.Getenv("TICKFLOW_ARCHIVE_CHILD") != "" {
 		os.Exit(childArchiver())
 	}
-	os.Exit(m.Run())
+	goleak.VerifyTestMain(m,
+		// kafka-go keeps idle connection reapers on its default transport.
+		goleak.IgnoreTopFunction("github.com/segmentio/kafka-go.(*connPool).discover"),
+		goleak.IgnoreAnyFunction("github.com/segmentio/kafka-go.(*conn).run"),
+		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+		goleak.IgnoreTopFunction("time.Sleep"),
+	)
 }
 
 func childArchiver() int {
