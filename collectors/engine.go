@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/tickflow/tickflow/md"
 )
 
@@ -161,7 +162,8 @@ func (e *Engine) connectOnce(ctx context.Context, s Slot) error {
 	ws.SetReadLimit(e.cfg.MaxFrameBytes)
 	cctx, cancel := context.WithCancel(ctx)
 	c := &Conn{e: e, Slot: s, Epoch: epoch, ws: ws, ctx: cctx, cancel: cancel,
-		sendEvery: time.Duration(float64(time.Second) / e.cfg.SendPerSecond)}
+		sendEvery: time.Duration(float64(time.Second) / e.cfg.SendPerSecond),
+		framesIn:  e.m.Frames.WithLabelValues(e.cfg.Venue, "in")}
 	c.onAck = c.ack
 	defer cancel()
 	e.m.Connects.WithLabelValues(e.cfg.Venue).Inc()
@@ -235,8 +237,15 @@ func (c *Conn) reason(err error) string {
 
 func (c *Conn) readLoop() error {
 	var buf []byte
+	bytesIn := c.e.m.Bytes.WithLabelValues(c.e.cfg.Venue)
+	var deadlineSet time.Time
 	for {
-		_ = c.ws.SetReadDeadline(time.Now().Add(c.e.cfg.ReadTimeout))
+		// The read deadline moves at most once a second: a silent connection is still dropped
+		// within ReadTimeout (+1s), without a timer update per frame.
+		if now := time.Now(); now.Sub(deadlineSet) >= time.Second {
+			_ = c.ws.SetReadDeadline(now.Add(c.e.cfg.ReadTimeout))
+			deadlineSet = now
+		}
 		_, r, err := c.ws.NextReader()
 		if err != nil {
 			if f := c.failure.Load(); f != nil {
@@ -252,7 +261,7 @@ func (c *Conn) readLoop() error {
 		if err := c.Record(md.RawFrame, md.DirIn, nil, buf, now); err != nil {
 			return err
 		}
-		c.e.m.Bytes.WithLabelValues(c.e.cfg.Venue).Add(float64(len(buf)))
+		bytesIn.Add(float64(len(buf)))
 		c.e.session.OnFrame(c, buf, now)
 		if f := c.failure.Load(); f != nil {
 			return *f
@@ -288,11 +297,13 @@ type Conn struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu    sync.Mutex // orders records: seq assignment and queueing happen together
-	seq   uint64
-	rec   md.RawRecord // reused by Record (under mu): the writer encodes it before returning
-	acks  atomic.Uint64
-	onAck func(error)
+	mu  sync.Mutex // orders records: seq assignment and queueing happen together
+	seq uint64
+	rec md.RawRecord // reused by Record (under mu): the writer encodes it before returning
+
+	framesIn prometheus.Counter // frames received, labelled once
+	acks     atomic.Uint64
+	onAck    func(error)
 
 	wmu       sync.Mutex // serializes writes to the socket
 	lastSend  time.Time
@@ -343,7 +354,11 @@ func (c *Conn) Record(typ md.RawType, dir md.Direction, meta, frame []byte, recv
 	}
 	c.seq++
 	if typ == md.RawFrame {
-		c.e.m.Frames.WithLabelValues(c.e.cfg.Venue, dirLabel(dir)).Inc()
+		if dir == md.DirIn {
+			c.framesIn.Inc()
+		} else {
+			c.e.m.Frames.WithLabelValues(c.e.cfg.Venue, dirLabel(dir)).Inc()
+		}
 	}
 	return nil
 }
