@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"reflect"
 	"time"
 
@@ -127,8 +128,13 @@ func (q *Querier) Query(ctx context.Context, query string) (*Rows, error) {
 	if err != nil {
 		return nil, q.queryErr(ctx, err)
 	}
-	defer rows.Close()
 	res, err := readQueryRows(rows, q.qc.MaxRows)
+	if err == nil && res.Truncated {
+		// Cancel the rest of the query rather than let Close read a result nobody uses
+		// (18.16 cannot be sent result_overflow_mode: only numeric settings travel to it).
+		cancel()
+	}
+	_ = rows.Close() // its error after a cancel is the cancel
 	if err != nil {
 		return nil, q.queryErr(ctx, err)
 	}
@@ -137,7 +143,10 @@ func (q *Querier) Query(ctx context.Context, query string) (*Rows, error) {
 
 func (q *Querier) queryErr(ctx context.Context, err error) error {
 	var ex *ch.Exception
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) ||
+	var ne net.Error
+	// The driver's read deadline is the context's: its i/o timeout can come a moment before
+	// the context reports DeadlineExceeded.
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) || errors.As(err, &ne) && ne.Timeout() ||
 		errors.As(err, &ex) && ex.Code == 159 { // TIMEOUT_EXCEEDED
 		if !errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("clickhouse: query: timed out after %v: %w: %w", q.qc.Timeout,

@@ -115,14 +115,21 @@ func TestIntegrationQueryLimitsAndFormats(t *testing.T) {
 	ctx := context.Background()
 
 	q := openQuerier(t, cfg, QueryConfig{MaxRows: 5, Timeout: time.Second})
-	rows, err := q.Query(ctx, "SELECT number FROM system.numbers LIMIT 50")
+	start := time.Now()
+	rows, err := q.Query(ctx, "SELECT number FROM system.numbers") // endless: the cap must stop it
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(rows.Values) != 5 || !rows.Truncated {
 		t.Fatalf("row cap: %d rows, truncated %v; want 5, true", len(rows.Values), rows.Truncated)
 	}
-	start := time.Now()
+	if d := time.Since(start); d > 700*time.Millisecond {
+		t.Fatalf("row cap: took %v (the rest of the result was read)", d)
+	}
+	if _, err := q.Query(ctx, "SELECT 1"); err != nil {
+		t.Fatalf("query after a truncated one: %v", err)
+	}
+	start = time.Now()
 	_, err = q.Query(ctx, "SELECT sleep(3)")
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("timeout: got %v, want DeadlineExceeded", err)
