@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -14,6 +15,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/tickflow/tickflow/archive"
+	"github.com/tickflow/tickflow/archive/rawjson"
+	"github.com/tickflow/tickflow/md"
 )
 
 // archiveFlags are the raw-archive flags of `tickflow run` (ADR 0010).
@@ -57,6 +60,9 @@ func cmdArchive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if len(args) > 0 && args[0] == "inspect" {
 		return cmdArchiveInspect(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "export" {
+		return cmdArchiveExport(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("archive", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	brokers := fs.String("kafka-brokers", "", "Kafka cluster holding the raw topics, host:port,... (required)")
@@ -67,7 +73,7 @@ func cmdArchive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	noGuard := fs.Bool("no-guard", false, "do not hold raw-topic retention back while the archive is behind (only alert)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tickflow archive --kafka-brokers H:P --archive-dir DIR [flags]\n       tickflow archive inspect --archive-dir DIR [--venues v,...]")
+		fmt.Fprintln(stderr, "usage: tickflow archive --kafka-brokers H:P --archive-dir DIR [flags]\n       tickflow archive inspect --archive-dir DIR [--venues v,...]\n       tickflow archive export --archive-dir DIR --venue v [--partition N] > capture.jsonl")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -166,4 +172,58 @@ func cmdArchiveInspect(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// cmdArchiveExport writes archived raw records as import lines (docs/import.md), partition by
+// partition in offset order, so an archive can be inspected with text tools or imported
+// elsewhere.
+func cmdArchiveExport(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("archive export", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	dataDir := fs.String("data-dir", "tickflow-data", "data directory (its archive is <data-dir>/archive)")
+	dir := fs.String("archive-dir", "", "archive directory (default <data-dir>/archive)")
+	venue := fs.String("venue", "binance", "venue to export")
+	part := fs.Int("partition", -1, "only this raw partition (default all)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	root := archiveDir(*dataDir, *dir)
+	parts, err := archive.Partitions(root, *venue)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriterSize(stdout, 1<<20)
+	dec := md.NewDecoder()
+	var rec md.RawRecord
+	var line []byte
+	for _, p := range parts {
+		if *part >= 0 && p != *part {
+			continue
+		}
+		r, err := archive.OpenPartition(root, *venue, p)
+		if err != nil {
+			return err
+		}
+		for {
+			ar, err := r.Next()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				r.Close()
+				return err
+			}
+			if err := dec.DecodeRaw(&rec, ar.Envelope); err != nil {
+				r.Close()
+				return fmt.Errorf("archive export: partition %d offset %d: %w", p, ar.Offset, err)
+			}
+			line = rawjson.AppendLine(line[:0], &rec)
+			if _, err := w.Write(line); err != nil {
+				r.Close()
+				return err
+			}
+		}
+		r.Close()
+	}
+	return w.Flush()
 }

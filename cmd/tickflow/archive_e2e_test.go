@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tickflow/tickflow/archive"
+	"github.com/tickflow/tickflow/archive/rerun"
 	"github.com/tickflow/tickflow/collectors"
 	binancesim "github.com/tickflow/tickflow/collectors/sim/binance"
 	"github.com/tickflow/tickflow/sink/duckdb"
@@ -110,12 +111,59 @@ func TestEndToEndArchiveRenormalize(t *testing.T) {
 	if before["trade"] < total || before["book"] == 0 || before["bbo"] == 0 {
 		t.Fatalf("live stored %v, want %d trades and some books and BBOs", before, total)
 	}
+	// The archive exported as import lines and imported into a fresh store gives the same
+	// trades (the two formats carry the same records).
+	var exported bytes.Buffer
+	if code := mainErr([]string{"archive", "export", "--data-dir", dir}, &exported, io.Discard); code != 0 {
+		t.Fatalf("archive export: exit %d", code)
+	}
+	fresh := t.TempDir()
+	var rep bytes.Buffer
+	r2, err := rerun.New(rerun.Config{Store: openStore(t, fresh), Reimport: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rerun.ImportJSONL(context.Background(), &exported, r2); err != nil {
+		t.Fatal(err)
+	}
+	res, err := r2.Finish(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.WriteText(&rep)
+	if kr := res.Venues[0].Events["trade"]; kr == nil || int64(kr.Stored) != before["trade"] {
+		t.Fatalf("import of the exported archive:\n%s\nwant %d trades stored", rep.String(), before["trade"])
+	}
+	st, err := duckdb.OpenReadOnly(context.Background(), filepath.Join(dir, "tickflow.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lv, err := st.Query(context.Background(), "SELECT (SELECT count(*) FROM book_levels_v), "+
+		"(SELECT count(*) FROM book_levels WHERE parser_version = 2), (SELECT count(*) FROM book_levels WHERE parser_version = 1)")
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := lv.Values[0]; v[0] != v[1] || v[1] != v[2] || v[0] == int64(0) {
+		t.Fatalf("book_levels_v has %v levels; v2 %v, v1 %v: want all three equal and non-zero", v[0], v[1], v[2])
+	}
 	newest := kindCounts(t, dir, -1)
 	for kind, n := range before {
 		if newest[kind] != n {
 			t.Errorf("%s: %d rows are the newest version, want all %d (v2)", kind, newest[kind], n)
 		}
 	}
+}
+
+// openStore opens a DuckDB store in dir, closed at the end of the test.
+func openStore(t *testing.T, dir string) *duckdb.Store {
+	t.Helper()
+	st, err := duckdb.Open(context.Background(), duckdb.Config{Path: filepath.Join(dir, "tickflow.duckdb")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
 }
 
 // kindCounts returns, per kind, the rows of parser version v (v < 0: rows that are the newest
