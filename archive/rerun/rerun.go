@@ -145,18 +145,8 @@ func reasonLabel(kind string) string {
 }
 
 // Reject counts a record that could not even be read (e.g. a malformed import line) for
-// venue (may be "" when unknown) under reason.
-func (r *Runner) Reject(venue, reason, detail string) {
-	v := r.venues[venue]
-	if v == nil {
-		if _, err := r.venue(venue); err != nil {
-			r.report(venue).reject(reason, detail)
-			return
-		}
-		v = r.venues[venue]
-	}
-	v.rep.reject(reason, detail)
-}
+// venue (NoVenue when unknown) under reason, with detail as its example.
+func (r *Runner) Reject(venue, reason, detail string) { r.report(venue).reject(reason, detail) }
 
 // Hole records raw offsets known to be missing from the input (deleted from Kafka before
 // they were archived): they appear in the report as an integrity failure.
