@@ -174,6 +174,9 @@ func (a *Archiver) Run(ctx context.Context) (err error) {
 			offs = append(offs, transport.Offset{Topic: topic, Partition: p, Next: next})
 		}
 	}
+	if err := a.checkTopics(ctx, venues); err != nil {
+		return err
+	}
 	cons := transport.NewConsumer(transport.ConsumerConfig{Brokers: a.cfg.Brokers, Name: "archive"}, a.cfg.Registerer, a.cfg.Log)
 	if err := cons.Assign(offs); err != nil {
 		return err
@@ -273,6 +276,34 @@ func (a *Archiver) flush(ctx context.Context, v *venueState, pw *partWriter) err
 	v.records.Add(float64(n))
 	v.blocks.Inc()
 	v.bytes.Add(float64(len(pw.out))) // the block just written
+	return nil
+}
+
+// ErrTopicRecreated is returned by Run when a raw partition ends below what the archive
+// already holds: the topic was recreated (the drain-and-resize procedure of ADR 0002), and
+// its new offsets would be mistaken for archived ones.
+var ErrTopicRecreated = errors.New("archive: raw topic ends below the archived offsets (recreated?)")
+
+// checkTopics refuses to archive a partition whose end offset is below the archive's next
+// offset: every new record would look already archived and be skipped silently.
+func (a *Archiver) checkTopics(ctx context.Context, venues map[string]*venueState) error {
+	for _, v := range venues {
+		parts := make([]int, 0, len(v.parts))
+		for p := range v.parts {
+			parts = append(parts, p)
+		}
+		spans, err := v.guard.offsets(ctx, parts)
+		if err != nil {
+			return err
+		}
+		for p, pw := range v.parts {
+			if sp, ok := spans[p]; ok && pw.next > sp.end {
+				return fmt.Errorf("%w: %s partition %d ends at offset %d but %s holds offsets up to %d; "+
+					"move that venue's archive directory aside (keep it: it is history) and restart",
+					ErrTopicRecreated, transport.RawTopic(v.name), p, sp.end, pw.dir, pw.next-1)
+			}
+		}
+	}
 	return nil
 }
 

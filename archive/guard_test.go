@@ -2,6 +2,8 @@ package archive
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"log/slog"
 	"testing"
 	"time"
@@ -171,5 +173,31 @@ func TestArchiverRecordsHole(t *testing.T) {
 	}
 	if lost := testutil.ToFloat64(a.m.lost.WithLabelValues("binance")); lost != 30 {
 		t.Fatalf("tickflow_archive_lost_records_total %v, want 30", lost)
+	}
+}
+
+// TestArchiverRefusesRecreatedTopic: an archive ahead of the topic's end (the topic was
+// recreated) is an error that says what to do, not a silent skip of the new records.
+func TestArchiverRefusesRecreatedTopic(t *testing.T) {
+	_, brokers := startBrokerHandle(t)
+	writeAt(t, brokers, 3, time.Now())
+	root := t.TempDir()
+	pw := newTestPartition(t, partitionDir(root, "binance", 0))
+	for off := int64(0); off < 10; off++ {
+		if _, err := pw.add(off, hour0, envelope(uint64(off)+1, hour0), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pw.flush(); err != nil {
+		t.Fatal(err)
+	}
+	pw.close()
+	a, err := New(Config{Dir: root, Brokers: brokers, Venues: []string{"binance"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = a.Run(context.Background())
+	if !errors.Is(err, ErrTopicRecreated) || !strings.Contains(err.Error(), "move that venue's archive directory aside") {
+		t.Fatalf("Run: %v, want ErrTopicRecreated with the remedy", err)
 	}
 }
