@@ -3,8 +3,8 @@ package archive
 import (
 	"context"
 	"errors"
-	"strings"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
