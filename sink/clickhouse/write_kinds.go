@@ -231,6 +231,21 @@ func (c *colAppender) add(v any) {
 	c.i++
 }
 
+// arrays appends an Array column one row at a time: clickhouse-go then takes each []int64
+// without reflection (a [][]int64 in one Append goes through reflect per element).
+func (c *colAppender) arrays(v [][]int64) {
+	if c.err == nil {
+		col := c.bt.Column(c.i)
+		for j := range v {
+			if err := col.AppendRow(v[j]); err != nil {
+				c.err = fmt.Errorf("column %d: %w", c.i, err)
+				break
+			}
+		}
+	}
+	c.i++
+}
+
 // times appends a time column (Unix ns) of the dialect; with nullable, 0 is NULL.
 func (c *colAppender) times(ns []int64, nullable bool) {
 	if c.err == nil {
@@ -350,8 +365,11 @@ func fillBookUpdates(s *Store, c *colAppender, b *sink.Batch, rows []admitted) {
 		c.err = err
 		return
 	}
-	for _, v := range []any{snap, seq, prev, first, last, depth, ps, qs, arr[0], arr[1], arr[2], arr[3]} {
+	for _, v := range []any{snap, seq, prev, first, last, depth, ps, qs} {
 		c.add(v)
+	}
+	for k := range arr {
+		c.arrays(arr[k])
 	}
 }
 
@@ -367,8 +385,11 @@ func fillBookSnapshots(s *Store, c *colAppender, b *sink.Batch, rows []admitted)
 		c.err = err
 		return
 	}
-	for _, v := range []any{seq, depth, ps, qs, arr[0], arr[1], arr[2], arr[3]} {
+	for _, v := range []any{seq, depth, ps, qs} {
 		c.add(v)
+	}
+	for k := range arr {
+		c.arrays(arr[k])
 	}
 }
 
