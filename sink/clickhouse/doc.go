@@ -71,7 +71,10 @@
 // # Concurrency
 //
 // [Store.Write] is serialized by a mutex; call it from one goroutine (the sink Runner).
-// [Store.Offsets] and [Store.Close] are safe from any goroutine. clickhouse-go keeps a small
+// [Store.Offsets] and [Store.Close] are safe from any goroutine, and so are the readers and
+// maintenance calls ([Store.BookAt], [Store.Candles], [Store.ReconcileCandles],
+// [Store.RebuildCandles], [Store.WriteInstruments]), which run on the connection pool beside
+// a Write (see SCHEMA.md on reconciling closed intervals only). clickhouse-go keeps a small
 // connection pool (at most 4) with its own background goroutine, stopped by Close.
 //
 // # Blocking
