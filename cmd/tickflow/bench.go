@@ -33,6 +33,7 @@ type benchConfig struct {
 	depth     int
 	reportOut string
 	// Pass/fail thresholds (0 = not checked): a CI run uses them to fail on regressions.
+	logLevel  string
 	minEvents float64
 	maxRSSMiB float64
 }
@@ -87,6 +88,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&c.channels, "channels", "trade", "Binance channels to collect (trade, depth, bookTicker)")
 	fs.IntVar(&c.depth, "depth-limit", 100, "REST snapshot depth when collecting depth")
 	fs.StringVar(&c.reportOut, "report", "", "also write the report as JSON to this file")
+	fs.StringVar(&c.logLevel, "log-level", "warn", "log level of the simulator and pipeline processes (their logs go to stderr)")
 	fs.Float64Var(&c.minEvents, "min-events-per-sec", 0, "fail unless the steady-state unified events/s reach this (0 = no check)")
 	fs.Float64Var(&c.maxRSSMiB, "max-rss-mib", 0, "fail if the pipeline's RSS ever exceeds this many MiB (0 = no check)")
 	if err := fs.Parse(args); err != nil {
@@ -105,7 +107,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	simAddr, ctlAddr := freePort(), freePort()
 	tradeLog := filepath.Join(c.dataDir, "sim-trades.log")
 	sim := exec.CommandContext(ctx, self, "sim", "--addr", simAddr, "--control-addr", ctlAddr, "--trade-log", tradeLog,
-		"--symbols", strconv.Itoa(c.symbols), "--rate", strconv.FormatFloat(c.rate, 'f', -1, 64), "--log-level", "warn")
+		"--symbols", strconv.Itoa(c.symbols), "--rate", strconv.FormatFloat(c.rate, 'f', -1, 64), "--log-level", c.logLevel)
 	sim.Stderr = stderr
 	if err := sim.Start(); err != nil {
 		return fmt.Errorf("start simulator: %w", err)
@@ -117,7 +119,7 @@ func cmdBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	pipeDir := filepath.Join(c.dataDir, "pipeline")
 	run := exec.CommandContext(ctx, self, "run", "--data-dir", pipeDir, "--http-addr", "127.0.0.1:0", "--broker-addr", "127.0.0.1:0",
 		"--binance-ws", "ws://"+simAddr, "--binance-rest", "http://"+simAddr, "--binance-channels", c.channels,
-		"--binance-depth-limit", strconv.Itoa(c.depth), "--log-level", "warn")
+		"--binance-depth-limit", strconv.Itoa(c.depth), "--log-level", c.logLevel)
 	run.Stderr = stderr
 	if err := run.Start(); err != nil {
 		return fmt.Errorf("start pipeline: %w", err)
