@@ -33,6 +33,7 @@ type renormOptions struct {
 	parserVersion int
 	from, to      string
 	skipCheck     bool
+	resume        bool
 	reportJSON    string
 }
 
@@ -48,6 +49,7 @@ func cmdRenormalize(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.StringVar(&o.from, "from", "", "store only events received at or after this time (RFC 3339 or Unix ns; history before it is still read for state)")
 	fs.StringVar(&o.to, "to", "", "store only events received before this time (RFC 3339 or Unix ns)")
 	fs.BoolVar(&o.skipCheck, "skip-version-check", false, "do not check the stored parser versions (stores that cannot be asked, e.g. ClickHouse: check SELECT max(parser_version) yourself)")
+	fs.BoolVar(&o.resume, "resume", false, "continue an interrupted run: allow --parser-version equal to the newest stored one (what was stored is skipped by the watermarks)")
 	fs.StringVar(&o.reportJSON, "report-json", "", "also write the report as JSON to this file")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
 	if err := fs.Parse(args); err != nil {
@@ -165,8 +167,11 @@ func renormalize(ctx context.Context, o renormOptions, reg *collectors.Registry,
 		switch {
 		case !known && !o.skipCheck:
 			return errors.New("this store cannot report its stored parser versions: check them (SELECT max(parser_version) ...) and pass --skip-version-check")
-		case known && uint16(o.parserVersion) <= stored:
-			return fmt.Errorf("--parser-version %d is not above the version %d already stored for %s: re-normalized rows must carry a newer version (try --parser-version %d)",
+		case known && o.resume && uint16(o.parserVersion) != stored:
+			return fmt.Errorf("--resume continues the run that stored version %d for %s: pass --parser-version %d (or drop --resume for a new run)",
+				stored, v, stored)
+		case known && !o.resume && uint16(o.parserVersion) <= stored:
+			return fmt.Errorf("--parser-version %d is not above the version %d already stored for %s: re-normalized rows must carry a newer version (try --parser-version %d, or --resume to finish an interrupted run)",
 				o.parserVersion, stored, v, stored+1)
 		}
 	}

@@ -196,10 +196,24 @@ func TestRenormalizeFromArchiveAndTopic(t *testing.T) {
 		}
 	}
 
-	// 5. The same version again (or an older one) is refused.
+	// 5. The same version again (or an older one) is refused, unless resuming an interrupted
+	// run, which stores nothing twice.
 	err = renormalize(ctx, o2, reg2, log, &out)
 	if err == nil || !strings.Contains(err.Error(), "not above the version 2 already stored") {
 		t.Fatalf("re-running with version 2: err %v, want a refusal", err)
+	}
+	o3 := o2
+	o3.resume = true
+	out.Reset()
+	if err := renormalize(ctx, o3, reg2, log, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "trade             40        0         20           20") {
+		t.Fatalf("--resume after a complete run: want 0 stored, 20 duplicates:\n%s", out.String())
+	}
+	o3.parserVersion = 3
+	if err := renormalize(ctx, o3, reg2, log, &out); err == nil || !strings.Contains(err.Error(), "pass --parser-version 2") {
+		t.Fatalf("--resume with another version: err %v, want a refusal naming version 2", err)
 	}
 }
 
