@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"flag"
 	"os"
 	"path/filepath"
@@ -100,5 +101,49 @@ func TestImportErrors(t *testing.T) {
 		if code := mainErr(append([]string{"import"}, c.args...), &out, &errb); code == 0 || !bytes.Contains(errb.Bytes(), []byte(c.want)) {
 			t.Errorf("import %v: exit %d, stderr %q; want failure mentioning %q", c.args, code, errb.String(), c.want)
 		}
+	}
+}
+
+// TestImportReportJSON: --report-json writes the same report as JSON for tools.
+func TestImportReportJSON(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "report.json")
+	runImport(t, "--data-dir", dir, "--report-json", path, filepath.Join("testdata", "import", "binance.jsonl"))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Venues []struct {
+			Venue    string                          `json:"venue"`
+			Parsed   int                             `json:"parsed"`
+			Rejected map[string]int                  `json:"rejected"`
+			Events   map[string]struct{ Stored int } `json:"events"`
+			Rules    []struct {
+				Rule   string `json:"rule"`
+				Failed int    `json:"failed"`
+			} `json:"book_rules"`
+			Gaps []struct {
+				Symbol  string `json:"symbol"`
+				FirstID uint64 `json:"first_id"`
+			} `json:"book_gaps"`
+		} `json:"venues"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		t.Fatalf("report JSON: %v\n%s", err, b)
+	}
+	v := rep.Venues[0]
+	for _, r := range rep.Venues {
+		if r.Venue == "binance" {
+			v = r
+		}
+	}
+	failed := 0
+	for _, r := range v.Rules {
+		failed += r.Failed
+	}
+	if v.Parsed != 18 || v.Rejected["invalid_json"] != 1 || v.Events["trade"].Stored != 4 || failed != 3 ||
+		len(v.Gaps) != 1 || v.Gaps[0].FirstID != 104 {
+		t.Fatalf("report JSON does not match the text report:\n%s", b)
 	}
 }
