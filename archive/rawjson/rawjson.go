@@ -40,8 +40,10 @@ type LineError struct {
 	Err    error
 }
 
+// Error returns "rawjson: <reason>: <detail>".
 func (e *LineError) Error() string { return "rawjson: " + e.Reason + ": " + e.Err.Error() }
 
+// Unwrap returns the underlying error.
 func (e *LineError) Unwrap() error { return e.Err }
 
 func lineErr(reason, format string, args ...any) error {

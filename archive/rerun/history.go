@@ -87,8 +87,10 @@ func (ps *partSource) advance(ctx context.Context) error {
 	return nil
 }
 
+// sourceHeap orders partition sources by their head record's receive time (container/heap).
 type sourceHeap []*partSource
 
+// Len, Less, Swap, Push and Pop implement heap.Interface.
 func (h sourceHeap) Len() int { return len(h) }
 func (h sourceHeap) Less(i, j int) bool {
 	if h[i].rec.RecvTime != h[j].rec.RecvTime {
