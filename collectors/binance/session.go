@@ -80,6 +80,7 @@ type Session struct {
 	slotEpoch map[string]uint64 // slot -> epoch of its current connection
 	kick      chan struct{}
 	conns     sync.Map // *collectors.Conn -> *fastjson.Parser
+	info      *infoCache
 }
 
 // NewSession returns the collector half. It does no I/O.
@@ -87,7 +88,7 @@ func NewSession(env collectors.SessionEnv) (*Session, error) {
 	s := &Session{env: env, log: env.Log, tracks: map[string]*symTracker{}, kick: make(chan struct{}, 1),
 		native: map[string]string{}, slotEpoch: map[string]uint64{},
 		idleAfter: defaultIdleAfter, tailEvery: defaultTailEvery, depthLim: defaultDepthLimit, resnap: defaultResnapshot,
-		channels: map[string]bool{}}
+		channels: map[string]bool{}, info: newInfoCache(env.StateDir)}
 	chans := env.Options["channels"]
 	if chans == "" {
 		chans = "trade,depth,bookTicker"
@@ -157,9 +158,14 @@ type slotState struct {
 
 // Slots lists the exchange's symbols and splits them into connections.
 func (s *Session) Slots(ctx context.Context, rest *collectors.REST) ([]collectors.Slot, error) {
-	resp, err := rest.Get(ctx, "/api/v3/exchangeInfo", weightExchangeInfo)
+	resp, cached, err := s.info.exchangeInfo(ctx, func(ctx context.Context) (*collectors.Response, error) {
+		return rest.Get(ctx, "/api/v3/exchangeInfo", weightExchangeInfo)
+	})
 	if err != nil {
 		return nil, err
+	}
+	if cached {
+		s.log.Info("planning from the cached exchangeInfo", "age", time.Since(time.Unix(0, resp.RecvTime)).Round(time.Second))
 	}
 	insts, err := ParseExchangeInfo(resp.Body, resp.RecvTime)
 	if err != nil {
@@ -209,10 +215,21 @@ func (s *Session) Slots(ctx context.Context, rest *collectors.REST) ([]collector
 	return slots, nil
 }
 
-// Subscribe records exchangeInfo on the connection, subscribes to the trade streams and
+// Subscribe records exchangeInfo (fetched, or cached if younger than exchangeInfoMaxAge) on
+// the connection, subscribes to the trade streams and
 // starts the backfill and state workers.
 func (s *Session) Subscribe(ctx context.Context, c *collectors.Conn) error {
-	if _, err := c.REST(ctx, "/api/v3/exchangeInfo", weightExchangeInfo); err != nil {
+	// The instruments go first on every connection (the normalizer parses by them); a recent
+	// answer is recorded again rather than fetched, so a reconnect does not wait for weight.
+	resp, _, err := s.info.exchangeInfo(ctx, func(ctx context.Context) (*collectors.Response, error) {
+		return c.GetUnrecorded(ctx, "/api/v3/exchangeInfo", weightExchangeInfo)
+	})
+	if resp != nil {
+		if rerr := c.RecordREST(resp); rerr != nil {
+			return rerr
+		}
+	}
+	if err != nil {
 		return err
 	}
 	if s.channels["trade"] {
