@@ -14,7 +14,7 @@ import (
 )
 
 // startTopics starts an embedded broker with the given topics and returns its brokers.
-func startTopics(t *testing.T, specs ...TopicSpec) []string {
+func startTopics(t testing.TB, specs ...TopicSpec) []string {
 	t.Helper()
 	b, err := StartEmbedded(EmbeddedConfig{DataDir: t.TempDir()}, nil)
 	if err != nil {
