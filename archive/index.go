@@ -1,10 +1,11 @@
 package archive
 
 import (
-	"bytes"
+	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 )
@@ -29,37 +30,91 @@ type IndexEntry struct {
 	Detected int64 `json:"detected,omitempty"`
 }
 
-// readIndex reads a partition's index. A torn last line (no newline, or not JSON) is
-// dropped and, when repair is set, cut from the file.
-func readIndex(dir string, repair bool) ([]IndexEntry, error) {
-	path := filepath.Join(dir, indexName)
-	b, err := os.ReadFile(path)
+// indexScanner reads a partition's index line by line (an index grows by a line per block,
+// ~86,400 a day per partition: it is never held in memory whole). A torn last line (no
+// newline, or not JSON) ends the scan.
+type indexScanner struct {
+	f     *os.File
+	br    *bufio.Reader
+	good  int64 // bytes of complete lines read
+	limit int64 // stop after this many bytes (< 0: no limit)
+	e     IndexEntry
+	err   error
+}
+
+// openIndexScanner opens dir's index (an absent index reads as empty).
+func openIndexScanner(dir string, limit int64) (*indexScanner, error) {
+	f, err := os.Open(filepath.Join(dir, indexName))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
+		return &indexScanner{limit: limit}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("archive: read index: %w", err)
 	}
+	return &indexScanner{f: f, br: bufio.NewReaderSize(f, 256<<10), limit: limit}, nil
+}
+
+// next reads the next entry into s.e; false at the end, a torn line, the limit or an error
+// (s.err).
+func (s *indexScanner) next() bool {
+	if s.f == nil || s.err != nil || (s.limit >= 0 && s.good >= s.limit) {
+		return false
+	}
+	line, err := s.br.ReadSlice('\n')
+	if err != nil {
+		if !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
+			s.err = fmt.Errorf("archive: read index: %w", err)
+		}
+		return false // torn (or absurdly long) last line
+	}
+	s.e = IndexEntry{}
+	if json.Unmarshal(line, &s.e) != nil {
+		return false
+	}
+	s.good += int64(len(line))
+	return true
+}
+
+func (s *indexScanner) close() {
+	if s.f != nil {
+		s.f.Close()
+	}
+}
+
+// scanIndex streams a partition's index to fn. When repair is set, a torn last line is cut
+// from the file. It returns the size of the good part.
+func scanIndex(dir string, repair bool, fn func(e *IndexEntry) error) (int64, error) {
+	s, err := openIndexScanner(dir, -1)
+	if err != nil {
+		return 0, err
+	}
+	defer s.close()
+	for s.next() {
+		if err := fn(&s.e); err != nil {
+			return s.good, err
+		}
+	}
+	if s.err != nil {
+		return s.good, s.err
+	}
+	if repair && s.f != nil {
+		if st, err := s.f.Stat(); err == nil && st.Size() > s.good {
+			if err := os.Truncate(s.f.Name(), s.good); err != nil {
+				return s.good, fmt.Errorf("archive: cut torn index line: %w", err)
+			}
+		}
+	}
+	return s.good, nil
+}
+
+// readIndex returns the whole index (tests and small archives only; see scanIndex).
+func readIndex(dir string, repair bool) ([]IndexEntry, error) {
 	var out []IndexEntry
-	good := 0
-	for good < len(b) {
-		nl := bytes.IndexByte(b[good:], '\n')
-		if nl < 0 {
-			break
-		}
-		var e IndexEntry
-		if err := json.Unmarshal(b[good:good+nl], &e); err != nil {
-			break
-		}
-		out = append(out, e)
-		good += nl + 1
-	}
-	if good < len(b) && repair {
-		if err := os.Truncate(path, int64(good)); err != nil {
-			return nil, fmt.Errorf("archive: cut torn index line: %w", err)
-		}
-	}
-	return out, nil
+	_, err := scanIndex(dir, repair, func(e *IndexEntry) error {
+		out = append(out, *e)
+		return nil
+	})
+	return out, err
 }
 
 // appendIndex appends entries to the open index file and fsyncs it.

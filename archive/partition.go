@@ -62,11 +62,31 @@ func openPartition(dir string, c *codec) (pw *partWriter, recovered int, err err
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, 0, fmt.Errorf("archive: create %s: %w", dir, err)
 	}
-	entries, err := readIndex(dir, true)
+	segs, err := listSegments(dir)
 	if err != nil {
 		return nil, 0, err
 	}
+	lastSeg := ""
+	if len(segs) > 0 {
+		lastSeg = segs[len(segs)-1]
+	}
 	pw = &partWriter{dir: dir, c: c, dec: md.NewDecoder(), next: -1, durableNext: -1}
+	// One streaming pass: the next offset, the last Kafka time, and how much of the last
+	// segment the index covers.
+	var lastEnd int64
+	lastIndexed := false
+	if _, err := scanIndex(dir, true, func(e *IndexEntry) error {
+		pw.next = max(pw.next, e.Last+1)
+		if !e.Hole && e.MaxKafkaTime > 0 {
+			pw.lastKafkaTime = e.MaxKafkaTime
+		}
+		if e.Seg == lastSeg && lastSeg != "" {
+			lastIndexed, lastEnd = true, max(lastEnd, e.Pos+e.Len)
+		}
+		return nil
+	}); err != nil {
+		return nil, 0, err
+	}
 	idxPath := filepath.Join(dir, indexName)
 	_, statErr := os.Stat(idxPath)
 	if pw.idx, err = os.OpenFile(idxPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644); err != nil {
@@ -85,24 +105,14 @@ func openPartition(dir string, c *codec) (pw *partWriter, recovered int, err err
 	if st, err := pw.idx.Stat(); err == nil {
 		pw.idxSize = st.Size()
 	}
-	segs, err := listSegments(dir)
-	if err != nil {
-		return nil, 0, err
-	}
-	if len(segs) > 0 {
-		last := segs[len(segs)-1]
-		added, err := pw.recoverSegment(last, entries)
+	if lastSeg != "" {
+		added, err := pw.recoverSegment(lastSeg, lastIndexed, lastEnd)
 		if err != nil {
 			return nil, 0, err
 		}
 		recovered = len(added)
-		entries = append(entries, added...)
-	}
-	for _, e := range entries {
-		if e.Last+1 > pw.next {
-			pw.next = e.Last + 1
-		}
-		if !e.Hole && e.MaxKafkaTime > 0 {
+		for _, e := range added {
+			pw.next = max(pw.next, e.Last+1)
 			pw.lastKafkaTime = e.MaxKafkaTime
 		}
 	}
@@ -110,22 +120,15 @@ func openPartition(dir string, c *codec) (pw *partWriter, recovered int, err err
 	return pw, recovered, nil
 }
 
-// recoverSegment scans the blocks of segment name after those its index lists, cuts a torn
+// recoverSegment scans the blocks of segment name after pos (the end of the blocks the index
+// lists for it; indexed says whether it lists any), cuts a torn
 // tail, indexes the complete blocks found and keeps the segment open for appending (or
 // removes it when it holds nothing).
-func (pw *partWriter) recoverSegment(name string, entries []IndexEntry) ([]IndexEntry, error) {
+func (pw *partWriter) recoverSegment(name string, indexed bool, pos int64) ([]IndexEntry, error) {
 	path := filepath.Join(pw.dir, name)
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_APPEND, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("archive: open segment: %w", err)
-	}
-	var pos int64
-	indexed := false
-	for _, e := range entries {
-		if e.Seg == name {
-			indexed = true
-			pos = max(pos, e.Pos+e.Len)
-		}
 	}
 	var added []IndexEntry
 	var buf []byte

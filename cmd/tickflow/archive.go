@@ -139,31 +139,14 @@ func cmdArchiveInspect(args []string, stdout, stderr io.Writer) error {
 			if err != nil {
 				return err
 			}
-			var blocks, records int
-			var bytes, minRecv, maxRecv int64
-			first := int64(-1)
-			for _, e := range r.Entries() {
-				if e.Hole {
-					continue
-				}
-				if first < 0 {
-					first = e.First
-				}
-				blocks++
-				records += e.N
-				bytes += e.Len
-				if minRecv == 0 || e.MinRecv < minRecv {
-					minRecv = e.MinRecv
-				}
-				maxRecv = max(maxRecv, e.MaxRecv)
-			}
-			if first < 0 && len(r.Holes()) == 0 {
+			sum := r.Summary()
+			if sum.Blocks == 0 && len(sum.Holes) == 0 {
 				fmt.Fprintf(stdout, "%s p%03d: empty\n", v, p)
 				r.Close()
 				continue
 			}
-			fmt.Fprintf(stdout, "%s p%03d: offsets %d..%d, %d records in %d blocks, %d bytes, received %s .. %s\n", v, p, first, r.Last(),
-				records, blocks, bytes, time.Unix(0, minRecv).UTC().Format(time.RFC3339Nano), time.Unix(0, maxRecv).UTC().Format(time.RFC3339Nano))
+			fmt.Fprintf(stdout, "%s p%03d: offsets %d..%d, %d records in %d blocks, %d bytes, received %s .. %s\n", v, p, sum.First, sum.Last,
+				sum.Records, sum.Blocks, sum.Bytes, time.Unix(0, sum.MinRecv).UTC().Format(time.RFC3339Nano), time.Unix(0, sum.MaxRecv).UTC().Format(time.RFC3339Nano))
 			for _, h := range r.Holes() {
 				fmt.Fprintf(stdout, "  HOLE offsets %d..%d (deleted from Kafka before archived; found %s)\n", h.First, h.Last,
 					time.Unix(0, h.Detected).UTC().Format(time.RFC3339))
