@@ -54,6 +54,30 @@ func openIndexScanner(dir string, limit int64) (*indexScanner, error) {
 	return &indexScanner{f: f, br: bufio.NewReaderSize(f, 256<<10), limit: limit}, nil
 }
 
+// seekTail positions the scanner at the first complete line within the last n bytes (the
+// recovery at start needs only the newest entries). It returns false when the index is no
+// longer than n (the scanner then reads it all).
+func (s *indexScanner) seekTail(n int64) (bool, error) {
+	if s.f == nil {
+		return false, nil
+	}
+	st, err := s.f.Stat()
+	if err != nil || st.Size() <= n {
+		return false, err
+	}
+	start := st.Size() - n
+	if _, err := s.f.Seek(start, io.SeekStart); err != nil {
+		return false, err
+	}
+	s.br.Reset(s.f)
+	skipped, err := s.br.ReadSlice('\n') // the partial line the tail starts in
+	if err != nil {
+		return false, nil // no newline in the tail: read it all
+	}
+	s.good = start + int64(len(skipped))
+	return true, nil
+}
+
 // next reads the next entry into s.e; false at the end, a torn line, the limit or an error
 // (s.err).
 func (s *indexScanner) next() bool {
@@ -84,11 +108,22 @@ func (s *indexScanner) close() {
 // scanIndex streams a partition's index to fn. When repair is set, a torn last line is cut
 // from the file. It returns the size of the good part.
 func scanIndex(dir string, repair bool, fn func(e *IndexEntry) error) (int64, error) {
+	return scanIndexTail(dir, repair, -1, fn)
+}
+
+// scanIndexTail is scanIndex over the last tail bytes only (all when tail < 0 or the index
+// is shorter).
+func scanIndexTail(dir string, repair bool, tail int64, fn func(e *IndexEntry) error) (int64, error) {
 	s, err := openIndexScanner(dir, -1)
 	if err != nil {
 		return 0, err
 	}
 	defer s.close()
+	if tail >= 0 {
+		if _, err := s.seekTail(tail); err != nil {
+			return 0, fmt.Errorf("archive: read index tail: %w", err)
+		}
+	}
 	for s.next() {
 		if err := fn(&s.e); err != nil {
 			return s.good, err

@@ -12,6 +12,10 @@ import (
 
 const nsPerHour = int64(time.Hour)
 
+// recoverTail is how much of the index's end recovery reads (a segment's hour of 1 s blocks
+// is ~3,600 lines, ~0.8 MB); var for tests.
+var recoverTail int64 = 4 << 20
+
 // partWriter archives one raw partition into its directory. Not goroutine-safe.
 type partWriter struct {
 	dir string
@@ -73,19 +77,31 @@ func openPartition(dir string, c *codec) (pw *partWriter, recovered int, err err
 	pw = &partWriter{dir: dir, c: c, dec: md.NewDecoder(), next: -1, durableNext: -1}
 	// One streaming pass: the next offset, the last Kafka time, and how much of the last
 	// segment the index covers.
+	// Entries are appended in offset order, so the newest ones (the index's tail) say all
+	// of that; the whole index is read only when its tail holds no block.
 	var lastEnd int64
-	lastIndexed := false
-	if _, err := scanIndex(dir, true, func(e *IndexEntry) error {
+	lastIndexed, sawBlock := false, false
+	scan := func(e *IndexEntry) error {
 		pw.next = max(pw.next, e.Last+1)
-		if !e.Hole && e.MaxKafkaTime > 0 {
-			pw.lastKafkaTime = e.MaxKafkaTime
+		if !e.Hole {
+			sawBlock = true
+			if e.MaxKafkaTime > 0 {
+				pw.lastKafkaTime = e.MaxKafkaTime
+			}
 		}
 		if e.Seg == lastSeg && lastSeg != "" {
 			lastIndexed, lastEnd = true, max(lastEnd, e.Pos+e.Len)
 		}
 		return nil
-	}); err != nil {
+	}
+	if _, err := scanIndexTail(dir, true, recoverTail, scan); err != nil {
 		return nil, 0, err
+	}
+	if !sawBlock {
+		pw.next, lastIndexed, lastEnd = -1, false, 0
+		if _, err := scanIndex(dir, true, scan); err != nil {
+			return nil, 0, err
+		}
 	}
 	idxPath := filepath.Join(dir, indexName)
 	_, statErr := os.Stat(idxPath)

@@ -132,41 +132,50 @@ func TestPartitionRecovery(t *testing.T) {
 			}
 		}, 3},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			root := t.TempDir()
-			dir := partitionDir(root, "binance", 0)
-			pw := newTestPartition(t, dir)
-			for off := int64(0); off < 6; off++ {
-				if _, err := pw.add(off, recv(off), envelope(uint64(off)+1, recv(off)), time.Now()); err != nil {
-					t.Fatal(err)
-				}
-				if off == 2 || off == 5 {
-					if err := pw.flush(); err != nil {
-						t.Fatal(err)
-					}
-				}
-			}
-			pw.close()
-			tc.damage(t, dir)
-			pw = newTestPartition(t, dir)
-			if pw.next != tc.wantNext {
-				t.Fatalf("next %d after recovery, want %d", pw.next, tc.wantNext)
-			}
-			// Resume from there (as Kafka would redeliver) and finish to offset 8.
-			for off := pw.next; off < 9; off++ {
-				if _, err := pw.add(off, recv(off), envelope(uint64(off)+1, recv(off)), time.Now()); err != nil {
-					t.Fatal(err)
-				}
-			}
+	defer func(n int64) { recoverTail = n }(recoverTail)
+	for _, tail := range []int64{4 << 20, 300} { // the whole index; only its last ~line
+		recoverTail = tail
+		for _, tc := range tests {
+			t.Run(fmt.Sprintf("%s/tail=%d", tc.name, tail), func(t *testing.T) {
+				testRecovery(t, tc.damage, tc.wantNext, recv)
+			})
+		}
+	}
+}
+
+func testRecovery(t *testing.T, damage func(*testing.T, string), wantNext int64, recv func(int64) int64) {
+	t.Helper()
+	root := t.TempDir()
+	dir := partitionDir(root, "binance", 0)
+	pw := newTestPartition(t, dir)
+	for off := int64(0); off < 6; off++ {
+		if _, err := pw.add(off, recv(off), envelope(uint64(off)+1, recv(off)), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if off == 2 || off == 5 {
 			if err := pw.flush(); err != nil {
 				t.Fatal(err)
 			}
-			pw.close()
-			if err := contiguous(readAll(t, root, recv), 0, 8); err != nil {
-				t.Fatal(err)
-			}
-		})
+		}
+	}
+	pw.close()
+	damage(t, dir)
+	pw = newTestPartition(t, dir)
+	if pw.next != wantNext {
+		t.Fatalf("next %d after recovery, want %d", pw.next, wantNext)
+	}
+	// Resume from there (as Kafka would redeliver) and finish to offset 8.
+	for off := pw.next; off < 9; off++ {
+		if _, err := pw.add(off, recv(off), envelope(uint64(off)+1, recv(off)), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := pw.flush(); err != nil {
+		t.Fatal(err)
+	}
+	pw.close()
+	if err := contiguous(readAll(t, root, recv), 0, 8); err != nil {
+		t.Fatal(err)
 	}
 }
 
