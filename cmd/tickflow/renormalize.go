@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"syscall"
 	"time"
@@ -16,6 +17,7 @@ import (
 	"github.com/tickflow/tickflow/archive/rerun"
 	"github.com/tickflow/tickflow/collectors"
 	"github.com/tickflow/tickflow/sink"
+	"github.com/tickflow/tickflow/sink/clickhouse"
 	"github.com/tickflow/tickflow/sink/duckdb"
 	"github.com/tickflow/tickflow/transport"
 )
@@ -48,7 +50,7 @@ func cmdRenormalize(ctx context.Context, args []string, stdout, stderr io.Writer
 	fs.IntVar(&o.parserVersion, "parser-version", 0, "parser version stored with the new rows; must be greater than every version stored for the venue (required)")
 	fs.StringVar(&o.from, "from", "", "store only events received at or after this time (RFC 3339 or Unix ns; history before it is still read for state)")
 	fs.StringVar(&o.to, "to", "", "store only events received before this time (RFC 3339 or Unix ns)")
-	fs.BoolVar(&o.skipCheck, "skip-version-check", false, "do not check the stored parser versions (stores that cannot be asked, e.g. ClickHouse: check SELECT max(parser_version) yourself)")
+	fs.BoolVar(&o.skipCheck, "skip-version-check", false, "do not check the stored parser versions (for a store that cannot be asked: check SELECT max(parser_version) yourself)")
 	fs.BoolVar(&o.resume, "resume", false, "continue an interrupted run: allow --parser-version equal to the newest stored one (what was stored is skipped by the watermarks)")
 	fs.StringVar(&o.reportJSON, "report-json", "", "also write the report as JSON to this file")
 	logLevel := fs.String("log-level", "warn", "log level: debug, info, warn, error")
@@ -96,25 +98,61 @@ func (o *renormOptions) validate() (from, to int64, err error) {
 }
 
 // storedParserVersion returns the highest parser version stored for venue, when the store
-// can be asked (DuckDB).
-func storedParserVersion(ctx context.Context, st sink.Store, venue string) (uint16, bool, error) {
-	d, ok := st.(*duckdb.Store)
-	if !ok {
+// can be asked: DuckDB (its watermarks) or ClickHouse (the tables' rows, through the
+// read-only querier).
+func storedParserVersion(ctx context.Context, st sink.Store, sf storeFlags, venue string) (uint16, bool, error) {
+	if d, ok := st.(*duckdb.Store); ok {
+		rows, err := d.Query(ctx, "SELECT CAST(coalesce(max(parser_version), 0) AS INTEGER) FROM watermarks WHERE venue = ?", venue)
+		if err != nil {
+			return 0, true, fmt.Errorf("read stored parser versions: %w", err)
+		}
+		if len(rows.Values) != 1 {
+			return 0, true, errors.New("read stored parser versions: no result")
+		}
+		v, ok := rows.Values[0][0].(int32)
+		if !ok {
+			return 0, true, fmt.Errorf("read stored parser versions: unexpected %T", rows.Values[0][0])
+		}
+		return uint16(v), true, nil
+	}
+	if sf.clickhouseDSN == "" {
 		return 0, false, nil
 	}
-	rows, err := d.Query(ctx, "SELECT CAST(coalesce(max(parser_version), 0) AS INTEGER) FROM watermarks WHERE venue = ?", venue)
+	if !venueName.MatchString(venue) {
+		return 0, true, fmt.Errorf("venue %q is not a plain name", venue)
+	}
+	cfg, err := clickhouse.ParseDSN(sf.clickhouseDSN)
 	if err != nil {
-		return 0, true, fmt.Errorf("read stored parser versions: %w", err)
+		return 0, true, err
 	}
-	if len(rows.Values) != 1 {
-		return 0, true, errors.New("read stored parser versions: no result")
+	q, err := clickhouse.OpenQuerier(ctx, cfg, clickhouse.QueryConfig{})
+	if err != nil {
+		return 0, true, err
 	}
-	v, ok := rows.Values[0][0].(int32)
-	if !ok {
-		return 0, true, fmt.Errorf("read stored parser versions: unexpected %T", rows.Values[0][0])
+	defer q.Close()
+	var newest uint16
+	// Trades and integrity events exist in every schema version; the other tables only in
+	// newer ones (a missing table holds no version).
+	for i, table := range []string{"trades", "integrity", "book_updates", "book_status", "bbo"} {
+		rows, err := q.Query(ctx, "SELECT toUInt16(max(parser_version)) FROM "+table+" WHERE venue = '"+venue+"'")
+		if err != nil {
+			if i < 2 {
+				return 0, true, fmt.Errorf("read stored parser versions from %s: %w", table, err)
+			}
+			continue
+		}
+		if len(rows.Values) == 1 {
+			if v, ok := rows.Values[0][0].(*uint16); ok && v != nil {
+				newest = max(newest, *v)
+			} else if v, ok := rows.Values[0][0].(uint16); ok {
+				newest = max(newest, v)
+			}
+		}
 	}
-	return uint16(v), true, nil
+	return newest, true, nil
 }
+
+var venueName = regexp.MustCompile(`^[a-z0-9_]{1,32}$`)
 
 // rawBrokers finds the Kafka cluster holding the raw topics: --kafka-brokers, the running
 // tickflow's broker, or the embedded broker's data in the data dir (started here; stop is
@@ -160,7 +198,7 @@ func renormalize(ctx context.Context, o renormOptions, reg *collectors.Registry,
 	}
 	defer store.Close()
 	for _, v := range venues {
-		stored, known, err := storedParserVersion(ctx, store, v)
+		stored, known, err := storedParserVersion(ctx, store, o.store, v)
 		if err != nil {
 			return err
 		}
