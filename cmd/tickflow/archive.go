@@ -68,7 +68,7 @@ func cmdArchive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	brokers := fs.String("kafka-brokers", "", "Kafka cluster holding the raw topics, host:port,... (required)")
 	dir := fs.String("archive-dir", "", "archive directory (required)")
 	venues := fs.String("venues", "binance", "venues whose raw topics are archived, comma-separated")
-	httpAddr := fs.String("http-addr", "127.0.0.1:9464", "address serving /metrics and /healthz")
+	httpAddr := fs.String("metrics-addr", "127.0.0.1:9466", "address serving /metrics and /healthz (normalize uses 9464, sink 9465)")
 	retention := fs.Duration("raw-retention", archive.DefaultRawRetention, "the raw topics' configured retention (the guard returns to it once caught up)")
 	noGuard := fs.Bool("no-guard", false, "do not hold raw-topic retention back while the archive is behind (only alert)")
 	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
@@ -101,7 +101,7 @@ func cmdArchive(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	ln, err := net.Listen("tcp", *httpAddr)
 	if err != nil {
-		return fmt.Errorf("listen on --http-addr %s: %w (pick another address)", *httpAddr, err)
+		return fmt.Errorf("listen on --metrics-addr %s: %w (pick another address)", *httpAddr, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
