@@ -25,6 +25,7 @@ type sinkFlags struct {
 	batchRows     int
 	batchDelay    time.Duration
 	writeAttempts int
+	fetchMaxBytes int
 }
 
 func (c *sinkFlags) register(fs *flag.FlagSet) {
@@ -32,6 +33,7 @@ func (c *sinkFlags) register(fs *flag.FlagSet) {
 	c.store.register(fs)
 	fs.IntVar(&c.batchRows, "batch-rows", sink.DefaultMaxRows, "cut a batch at this many messages")
 	fs.DurationVar(&c.batchDelay, "batch-delay", sink.DefaultMaxDelay, "cut a batch this long after its first message")
+	fs.IntVar(&c.fetchMaxBytes, "fetch-max-bytes", 4<<20, "most bytes fetched per partition per request: bounds the memory the sink holds while its store is slow or down")
 	fs.IntVar(&c.writeAttempts, "write-attempts", 0, "give up (exit) after a batch failed this many times; 0 retries forever (with backoff up to 10s), so an unreachable store means lag, not an exit")
 }
 
@@ -42,6 +44,9 @@ func (c *sinkFlags) validate() error {
 	}
 	if c.batchDelay <= 0 {
 		errs = append(errs, fmt.Errorf("--batch-delay %v: want a positive duration", c.batchDelay))
+	}
+	if c.fetchMaxBytes < 1<<16 {
+		errs = append(errs, fmt.Errorf("--fetch-max-bytes %d: want at least 65536", c.fetchMaxBytes))
 	}
 	if c.writeAttempts < 0 {
 		errs = append(errs, fmt.Errorf("--write-attempts %d: want 0 (forever) or more", c.writeAttempts))
@@ -106,7 +111,7 @@ func runSink(ctx context.Context, cfg sinkFlags, log *slog.Logger) error {
 		attempts = math.MaxInt32
 	}
 	open := func(offs []transport.Offset) (sink.PartitionSource, error) {
-		c := transport.NewConsumer(transport.ConsumerConfig{Brokers: brokers, Name: "sink"}, nil, log)
+		c := transport.NewConsumer(transport.ConsumerConfig{Brokers: brokers, Name: "sink", MaxBytes: cfg.fetchMaxBytes}, nil, log)
 		if err := c.Assign(offs); err != nil {
 			return nil, errors.Join(err, c.Close())
 		}
