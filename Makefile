@@ -42,7 +42,7 @@ services-down:
 test-integration: services-up
 	TICKFLOW_CLICKHOUSE=127.0.0.1:19000 TICKFLOW_KAFKA=127.0.0.1:19092 \
 	  $(GO) test -race -tags integration -run 'Integration' -timeout 20m -v ./transport/ ./sink/clickhouse/ ./docs/sqltest/
-	TICKFLOW_CLICKHOUSE=127.0.0.1:19000 $(GO) test -race -tags integration -run 'Integration' -timeout 40m -v ./cmd/tickflow/
+	TICKFLOW_CLICKHOUSE=127.0.0.1:19000 TICKFLOW_KAFKA=127.0.0.1:19092 $(GO) test -race -tags integration -run 'Integration' -timeout 60m -v ./cmd/tickflow/
 
 bench-clickhouse: services-up
 	TICKFLOW_CLICKHOUSE=127.0.0.1:19000 $(GO) test -tags integration -run '^$$' \

@@ -23,6 +23,14 @@
 // decoded into an arena owned by the Batch, so a steady stream of book updates decodes
 // without allocating.
 //
+// # Consumer groups
+//
+// [GroupRunner] runs the Runner as a consumer-group member: per assignment it re-derives the
+// store's state ([Reloader]), reads [Store.Offsets] for its partitions and consumes from there;
+// writes carry the assignment's lease as a guard ([WithGuard], [CheckGuard]) which a store
+// without transactions checks inside each INSERT. A refused write is never retried: the batch
+// is dropped and the partitions' new owner writes it.
+//
 // # Decode errors
 //
 // A message that cannot be decoded (see the Reason* constants) never stops the Runner and is
@@ -54,6 +62,14 @@
 //	tickflow_sink_last_write_timestamp_seconds    gauge     Unix time of the last successful write
 //	tickflow_sink_event_age_seconds{kind}         histogram stored time minus receive time
 //	tickflow_sink_book_levels_written_total       counter   book levels stored with the book updates
+//
+// A [GroupRunner] (the sink as a consumer-group member, ADR 0009) adds:
+//
+//	tickflow_sink_fenced_writes_total             counter   writes refused by the group lease ([ErrFenced])
+//	tickflow_sink_dropped_messages_total          counter   messages of fenced batches, left to the new owner
+//	tickflow_sink_reloads_total                   counter   assignments taken over (store state re-derived)
+//	tickflow_sink_reload_seconds                  histogram time to re-derive state and read offsets
+//	tickflow_transport_consumer_lag_records{consumer="sink"} gauge of the current generation's consumer
 //
 // kind is "trade", "integrity", "book" (book updates: one per message, whatever its number
 // of levels), "book_status" or "bbo". After a drained run, messages_total equals

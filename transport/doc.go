@@ -23,6 +23,17 @@
 // offsets atomically with its results; consumer-group offsets are informational). Poll is
 // for one goroutine.
 //
+// # Consumer groups
+//
+// Group is one member of a consumer group (kafka-go's ConsumerGroup) used only for
+// assignment: per generation it hands its handler an Assignment (partitions, generation) and
+// never commits offsets — callers start from offsets they store themselves (ADR 0009). It
+// keeps a write lease renewed by heartbeats of its own: Assignment.Check says whether the
+// member may still write (its lease ends before the coordinator can evict it), so a member
+// frozen past its session timeout refuses to write when it wakes up. WholeTopicBalancer
+// gives every partition of a topic to one member (normalizers, by venue). Run is for one
+// goroutine; Assignment is safe for concurrent use.
+//
 // # Embedded broker
 //
 // Embedded wraps kfake with a persistent data dir on loopback. kfake serves every request on
@@ -38,4 +49,10 @@
 //	tickflow_transport_inflight_bytes                    bytes produced, not yet acknowledged
 //	tickflow_transport_consumed_records_total{topic}     records returned by Poll
 //	tickflow_transport_consumer_lag_records{topic}       high watermark minus next offset (at scrape)
+//	tickflow_transport_group_generations_total{group}    generations this member took part in
+//	tickflow_transport_group_assigned_partitions{group}  partitions assigned in the current generation
+//	tickflow_transport_group_lease_remaining_seconds{group} time left on the write lease
+//	tickflow_transport_group_lease_heartbeat_errors_total{group} lease heartbeats not answered cleanly
+//	tickflow_transport_group_lease_denials_total{group}  writes refused (generation over or lease expired)
+//	tickflow_transport_group_join_errors_total{group}    failed joins or syncs
 package transport
