@@ -4,7 +4,7 @@ PKGS     ?= ./...
 # Fuzz targets: package:Target, each run briefly by fuzz-smoke.
 FUZZ     ?= ./md:FuzzDecodeTrade ./md:FuzzDecodeIntegrity ./md:FuzzDecodeRaw ./md:FuzzParseDecimal \
             ./md:FuzzDecodeFunding ./md:FuzzDecodeOpenInterest ./md:FuzzDecodeLiquidation \
-            ./collectors/binance:FuzzParse ./collectors/binance:FuzzScanTrade ./stream:FuzzClientMessage ./archive/rawjson:FuzzDecodeLine
+            ./collectors/binance:FuzzParse ./collectors/binance:FuzzScanTrade ./collectors/binance:FuzzScanBookTicker ./stream:FuzzClientMessage ./archive/rawjson:FuzzDecodeLine
 # An execution count, not a duration: a short duration can expire while the fuzzer is still
 # gathering baseline coverage on a loaded machine ("context deadline exceeded").
 FUZZTIME ?= 50000x

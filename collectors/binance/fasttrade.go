@@ -1,11 +1,32 @@
 package binance
 
-// A fast path for the frame that dominates Binance's volume: the trade event. The general
-// parser (fastjson) builds a value tree for every frame; scanTrade instead reads the flat
-// trade object in one pass without allocating. It recognizes a strict subset of JSON — the
-// shape Binance sends — and reports ok=false for anything else (escapes, nesting, duplicate
-// or mistyped fields, other events, trailing bytes), which then takes the general path. On
-// every input it accepts, it yields what the general path yields; FuzzScanTrade checks that.
+// A fast path for the frames that dominate Binance's volume: trade and bookTicker events. The
+// general parser (fastjson) builds a value tree for every frame; scanEvent instead reads the
+// flat event object in one pass without allocating. It recognizes a strict subset of JSON —
+// the shape Binance sends — and reports ok=false for anything else (escapes, nesting,
+// duplicate or mistyped fields, other events, trailing bytes), which then takes the general
+// path. On every input it accepts, it yields what the general path yields; FuzzScanTrade and
+// FuzzScanBookTicker check that.
+
+// eventKind is what scanEvent recognized.
+type eventKind uint8
+
+const (
+	eventTrade eventKind = iota + 1
+	eventBookTicker
+)
+
+// flatEvent is a scanned trade or bookTicker event.
+type flatEvent struct {
+	kind eventKind
+	tradeFields
+	// bookTicker ("u", "b", "B", "a", "A"); in a trade frame "b" and "a" may be numbers
+	// (older order-id fields) and are ignored.
+	updateID                 uint64
+	bid, bidQty, ask, askQty []byte
+	bookStrings              uint8 // bits: b, B, a, A seen as strings
+	updateIDOK               bool
+}
 
 // tradeFields are the fields of a trade event the parser and the session read.
 type tradeFields struct {
@@ -18,7 +39,16 @@ type tradeFields struct {
 
 // scanTrade reads a trade event, raw ({"e":"trade",...}) or combined
 // ({"stream":"...","data":{"e":"trade",...}}).
-func scanTrade(b []byte) (f tradeFields, ok bool) {
+func scanTrade(b []byte) (tradeFields, bool) {
+	ev, ok := scanEvent(b)
+	if !ok || ev.kind != eventTrade {
+		return tradeFields{}, false
+	}
+	return ev.tradeFields, true
+}
+
+// scanEvent reads a trade or bookTicker event, raw or combined.
+func scanEvent(b []byte) (f flatEvent, ok bool) {
 	i := skipWS(b, 0)
 	if i >= len(b) || b[i] != '{' {
 		return f, false
@@ -47,7 +77,7 @@ func scanTrade(b []byte) (f tradeFields, ok bool) {
 		}
 		i, combined = k, true
 	}
-	end, ok := scanTradeObject(b, i, &f)
+	end, ok := scanEventObject(b, i, &f)
 	if !ok {
 		return f, false
 	}
@@ -61,9 +91,9 @@ func scanTrade(b []byte) (f tradeFields, ok bool) {
 	return f, skipWS(b, end) == len(b)
 }
 
-// scanTradeObject scans the flat object at b[i] ('{' expected) into f and returns the
+// scanEventObject scans the flat object at b[i] ('{' expected) into f and returns the
 // index after its '}'.
-func scanTradeObject(b []byte, i int, f *tradeFields) (int, bool) {
+func scanEventObject(b []byte, i int, f *flatEvent) (int, bool) {
 	if i >= len(b) || b[i] != '{' {
 		return 0, false
 	}
@@ -77,6 +107,11 @@ func scanTradeObject(b []byte, i int, f *tradeFields) (int, bool) {
 		seenTT
 		seenEE
 		seenM
+		seenU
+		seenB
+		seenBQ
+		seenA
+		seenAQ
 	)
 	once := func(bit uint16) bool {
 		if seen&bit != 0 {
@@ -106,11 +141,45 @@ func scanTradeObject(b []byte, i int, f *tradeFields) (int, bool) {
 			return 0, false
 		}
 		switch string(key) {
-		case "data": // the general path would read this as the payload
+		case "data", "id", "result", "error": // the general path reads these as payload or replies
 			return 0, false
 		case "e":
 			var v []byte
 			if v, k, ok = readString(b, k); !ok || string(v) != "trade" || !once(seenE) {
+				return 0, false
+			}
+		case "u":
+			if !once(seenU) {
+				return 0, false
+			}
+			if b[k] >= '0' && b[k] <= '9' {
+				if n, k2, isInt := readInt(b, k, false); isInt {
+					f.updateID, f.updateIDOK, k = uint64(n), true, k2
+					break
+				}
+			}
+			if k, ok = skipScalar(b, k); !ok {
+				return 0, false
+			}
+		case "b", "B", "a", "A":
+			bit, dst, strBit := uint16(seenB), &f.bid, uint8(1)
+			switch key[0] {
+			case 'B':
+				bit, dst, strBit = seenBQ, &f.bidQty, 2
+			case 'a':
+				bit, dst, strBit = seenA, &f.ask, 4
+			case 'A':
+				bit, dst, strBit = seenAQ, &f.askQty, 8
+			}
+			if !once(bit) {
+				return 0, false
+			}
+			if b[k] == '"' {
+				if *dst, k, ok = readString(b, k); !ok {
+					return 0, false
+				}
+				f.bookStrings |= strBit
+			} else if k, ok = skipScalar(b, k); !ok {
 				return 0, false
 			}
 		case "s":
@@ -156,8 +225,15 @@ func scanTradeObject(b []byte, i int, f *tradeFields) (int, bool) {
 		case ',':
 			i = skipWS(b, k+1)
 		case '}':
-			const required = seenE | seenS | seenT | seenP | seenQ
-			return k + 1, seen&required == required
+			if seen&seenE != 0 {
+				const required = seenE | seenS | seenT | seenP | seenQ
+				f.kind = eventTrade
+				return k + 1, seen&required == required
+			}
+			// No event type: a bookTicker (the general path's test: "u", "b" and "A" exist).
+			const required = seenS | seenU | seenB | seenBQ | seenA | seenAQ
+			f.kind = eventBookTicker
+			return k + 1, seen&required == required && f.updateIDOK && f.bookStrings == 15
 		default:
 			return 0, false
 		}

@@ -130,3 +130,82 @@ func FuzzScanTrade(f *testing.F) {
 		}
 	})
 }
+
+func TestScanBookTicker(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		frame string
+		ok    bool
+	}{
+		{"combined", `{"stream":"bnbusdt@bookTicker","data":{"u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}}`, true},
+		{"raw", `{"u":400900217,"s":"BNBUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}`, true},
+		{"missing A", `{"u":1,"s":"BNBUSDT","b":"1","B":"1","a":"1"}`, false},
+		{"number price", `{"u":1,"s":"BNBUSDT","b":1,"B":"1","a":"1","A":"1"}`, false},
+		{"u string", `{"u":"1","s":"BNBUSDT","b":"1","B":"1","a":"1","A":"1"}`, false},
+		{"reply", `{"result":null,"id":1}`, false},
+		{"raw with id", `{"u":1,"s":"BNBUSDT","b":"1","B":"1","a":"1","A":"1","id":3}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev, ok := scanEvent([]byte(tc.frame))
+			if ok && ev.kind != eventBookTicker {
+				t.Fatalf("kind %d", ev.kind)
+			}
+			if ok != tc.ok {
+				t.Fatalf("scanEvent ok = %v, want %v", ok, tc.ok)
+			}
+		})
+	}
+	// A trade frame with the older numeric "b"/"a" order ids stays a trade.
+	ev, ok := scanEvent([]byte(`{"e":"trade","E":1,"s":"BTCUSDT","t":5,"p":"1","q":"2","b":88,"a":50,"T":2,"m":true}`))
+	if !ok || ev.kind != eventTrade || ev.id != 5 {
+		t.Fatalf("trade with b/a ids: ok=%v %+v", ok, ev)
+	}
+}
+
+// FuzzScanBookTicker: a parser taking the fast path for a bookTicker frame produces the same
+// BBO and error as the general path (fastjson).
+func FuzzScanBookTicker(f *testing.F) {
+	for _, s := range []string{
+		`{"stream":"bnbusdt@bookTicker","data":{"u":400900217,"s":"BTCUSDT","b":"25.35190000","B":"31.21000000","a":"25.36520000","A":"40.66000000"}}`,
+		`{"u":1,"s":"PEPEUSDT","b":"0.00001288","B":"1","a":"-1","A":"x","z":null}`,
+		`{"u":7,"s":"UNKNOWN","b":"1","B":"1","a":"1","A":"1"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	ei := exchangeInfoRecord(f)
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		ev, ok := scanEvent(frame)
+		if !ok || ev.kind != eventBookTicker {
+			return
+		}
+		p := NewParser()
+		var out collectors.Output
+		if err := p.Parse(&ei, &out); err != nil {
+			t.Fatal(err)
+		}
+		rec := md.RawRecord{Type: md.RawFrame, Dir: md.DirIn, Venue: Venue, Epoch: 3, Seq: 9, RecvTime: 7, Frame: frame}
+		var v fastjson.Parser
+		val, err := v.ParseBytes(frame)
+		if err != nil {
+			t.Fatalf("scanEvent accepted what fastjson rejects: %q: %v", frame, err)
+		}
+		top := val
+		if d := val.Get("data"); d != nil {
+			val = d
+		}
+		if string(val.GetStringBytes("e")) != "" || top.Exists("id") || top.Exists("result") || top.Exists("error") ||
+			!(val.Exists("u") && val.Exists("b") && val.Exists("A")) {
+			t.Fatalf("general path would not read %q as a bookTicker", frame)
+		}
+		var want collectors.Output
+		werr := p.bookTicker(val, &rec, &want)
+		out.Reset()
+		gerr := p.Parse(&rec, &out)
+		if (werr == nil) != (gerr == nil) || (werr != nil && werr.Error() != gerr.Error()) {
+			t.Fatalf("errors differ: general %v, fast %v", werr, gerr)
+		}
+		if werr == nil && (len(out.BBOs) != 1 || len(want.BBOs) != 1 || out.BBOs[0] != want.BBOs[0]) {
+			t.Fatalf("BBOs differ: general %+v, fast %+v", want.BBOs, out.BBOs)
+		}
+	})
+}

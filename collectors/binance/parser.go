@@ -48,8 +48,11 @@ func (ps *Parser) Parse(rec *md.RawRecord, out *collectors.Output) error {
 }
 
 func (ps *Parser) parseFrame(rec *md.RawRecord, out *collectors.Output) error {
-	if f, ok := scanTrade(rec.Frame); ok { // the common case, without building a value tree
-		t, err := ps.tradeFrom(&f, rec)
+	if ev, ok := scanEvent(rec.Frame); ok { // the common cases, without building a value tree
+		if ev.kind == eventBookTicker {
+			return ps.bboFrom(&ev, rec, out)
+		}
+		t, err := ps.tradeFrom(&ev.tradeFields, rec)
 		if err != nil {
 			return err
 		}
@@ -298,26 +301,33 @@ func (ps *Parser) restDepth(rec *md.RawRecord, sym, limit []byte, out *collector
 }
 
 func (ps *Parser) bookTicker(o *fastjson.Value, rec *md.RawRecord, out *collectors.Output) error {
-	sym := o.GetStringBytes("s")
-	inst := ps.insts[string(sym)]
+	ev := flatEvent{kind: eventBookTicker, updateID: o.GetUint64("u"), bid: o.GetStringBytes("b"),
+		bidQty: o.GetStringBytes("B"), ask: o.GetStringBytes("a"), askQty: o.GetStringBytes("A")}
+	ev.sym = o.GetStringBytes("s")
+	return ps.bboFrom(&ev, rec, out)
+}
+
+// bboFrom appends the BBO of a bookTicker event's fields.
+func (ps *Parser) bboFrom(ev *flatEvent, rec *md.RawRecord, out *collectors.Output) error {
+	inst := ps.insts[string(ev.sym)]
 	if inst == nil {
-		return fmt.Errorf("binance: bookTicker for unknown symbol %q", sym)
+		return fmt.Errorf("binance: bookTicker for unknown symbol %q", ev.sym)
 	}
 	var q md.BBO
 	var err error
-	if q.BidPrice, err = md.ParseDecimal(o.GetStringBytes("b"), inst.PriceScale()); err != nil {
-		return fmt.Errorf("binance: bookTicker bid %q: %w", o.GetStringBytes("b"), err)
+	if q.BidPrice, err = md.ParseDecimal(ev.bid, inst.PriceScale()); err != nil {
+		return fmt.Errorf("binance: bookTicker bid %q: %w", ev.bid, err)
 	}
-	if q.BidQty, err = md.ParseDecimal(o.GetStringBytes("B"), inst.QtyScale()); err != nil {
-		return fmt.Errorf("binance: bookTicker bid qty %q: %w", o.GetStringBytes("B"), err)
+	if q.BidQty, err = md.ParseDecimal(ev.bidQty, inst.QtyScale()); err != nil {
+		return fmt.Errorf("binance: bookTicker bid qty %q: %w", ev.bidQty, err)
 	}
-	if q.AskPrice, err = md.ParseDecimal(o.GetStringBytes("a"), inst.PriceScale()); err != nil {
-		return fmt.Errorf("binance: bookTicker ask %q: %w", o.GetStringBytes("a"), err)
+	if q.AskPrice, err = md.ParseDecimal(ev.ask, inst.PriceScale()); err != nil {
+		return fmt.Errorf("binance: bookTicker ask %q: %w", ev.ask, err)
 	}
-	if q.AskQty, err = md.ParseDecimal(o.GetStringBytes("A"), inst.QtyScale()); err != nil {
-		return fmt.Errorf("binance: bookTicker ask qty %q: %w", o.GetStringBytes("A"), err)
+	if q.AskQty, err = md.ParseDecimal(ev.askQty, inst.QtyScale()); err != nil {
+		return fmt.Errorf("binance: bookTicker ask qty %q: %w", ev.askQty, err)
 	}
-	q.UpdateID = o.GetUint64("u")
+	q.UpdateID = ev.updateID
 	q.Venue, q.Symbol = Venue, inst.Symbol
 	q.RecvTime = rec.RecvTime // bookTicker carries no event time
 	q.Prov = md.Provenance{Epoch: rec.Epoch, Seq: rec.Seq, Index: uint32(len(out.BBOs))}

@@ -1,6 +1,7 @@
 package binance
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -364,8 +365,16 @@ func (s *Session) signal() {
 
 // OnFrame checks trade-id continuity of trade events.
 func (s *Session) OnFrame(c *collectors.Conn, frame []byte, recvTime int64) {
-	if f, ok := scanTrade(frame); ok { // the common case, without building a value tree
-		s.onTrade(c, f.sym, f.id, recvTime)
+	if ev, ok := scanEvent(frame); ok { // the common cases, without building a value tree
+		if ev.kind == eventTrade {
+			s.onTrade(c, ev.sym, ev.id, recvTime)
+		}
+		return // bookTicker: nothing to track
+	}
+	// Only trade and depth events are tracked; skip other frames without parsing them (an
+	// escaped frame may hide either name, so those are parsed).
+	if !bytes.Contains(frame, []byte(`"depthUpdate"`)) && !bytes.Contains(frame, []byte(`"trade"`)) &&
+		bytes.IndexByte(frame, '\\') < 0 {
 		return
 	}
 	pv, _ := s.conns.Load(c)
