@@ -25,7 +25,8 @@ const (
 
 // Config configures a [Runner]. The zero value means defaults everywhere.
 type Config struct {
-	// MaxRows cuts a batch at this many messages. Default 50000.
+	// MaxRows cuts a batch at this many messages. Default 50000, or the store's
+	// ([BatchSizer]; the same for MaxBytes and MaxDelay).
 	MaxRows int
 	// MaxBytes cuts a batch when its messages' values reach this many bytes. Default 16 MiB.
 	MaxBytes int
@@ -72,6 +73,25 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("sink: retry backoff %v < 0", c.RetryBackoff))
 	}
 	return errors.Join(errs...)
+}
+
+// withStoreLimits fills the batch limits left zero from store's, if it is a [BatchSizer].
+func (c Config) withStoreLimits(store Store) Config {
+	bs, ok := store.(BatchSizer)
+	if !ok {
+		return c
+	}
+	l := bs.BatchLimits()
+	if c.MaxRows == 0 {
+		c.MaxRows = l.MaxRows
+	}
+	if c.MaxBytes == 0 {
+		c.MaxBytes = l.MaxBytes
+	}
+	if c.MaxDelay == 0 {
+		c.MaxDelay = l.MaxDelay
+	}
+	return c
 }
 
 func (c Config) withDefaults() Config {

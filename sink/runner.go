@@ -41,7 +41,7 @@ func NewRunner(src Source, store Store, cfg Config) (*Runner, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.withStoreLimits(store).withDefaults()
 	m, err := newMetrics(cfg.Registerer)
 	if err != nil {
 		return nil, fmt.Errorf("sink: register metrics: %w", err)

@@ -2,6 +2,7 @@ package sink
 
 import (
 	"context"
+	"time"
 
 	"github.com/tickflow/tickflow/md"
 	"github.com/tickflow/tickflow/transport"
@@ -40,6 +41,24 @@ type KindStore interface {
 	// StoresKind reports whether Write stores events of kind k. It must be constant for the
 	// life of the store.
 	StoresKind(k md.Kind) bool
+}
+
+// BatchSizer is implemented by a [Store] whose writes want other batch limits than the
+// [Runner]'s defaults: ClickHouse makes parts per INSERT, so it wants fewer, larger batches.
+// A Runner uses the limits for the [Config] fields left zero (explicit settings win).
+type BatchSizer interface {
+	Store
+	// BatchLimits returns the store's defaults of Config.MaxRows, Config.MaxBytes and
+	// Config.MaxDelay (a zero value: the Runner's default). It must be constant for the life
+	// of the store.
+	BatchLimits() BatchLimits
+}
+
+// BatchLimits are a [BatchSizer]'s defaults of the batch limits of [Config].
+type BatchLimits struct {
+	MaxRows  int
+	MaxBytes int
+	MaxDelay time.Duration
 }
 
 // Source delivers unified-event messages to a [Runner], usually a Kafka consumer of

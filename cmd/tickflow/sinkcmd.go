@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/tickflow/tickflow/sink"
+	"github.com/tickflow/tickflow/sink/clickhouse"
 	"github.com/tickflow/tickflow/transport"
 )
 
@@ -31,19 +32,21 @@ type sinkFlags struct {
 func (c *sinkFlags) register(fs *flag.FlagSet) {
 	c.svc.register(fs, "tickflow-sink", "127.0.0.1:9465")
 	c.store.register(fs)
-	fs.IntVar(&c.batchRows, "batch-rows", sink.DefaultMaxRows, "cut a batch at this many messages")
-	fs.DurationVar(&c.batchDelay, "batch-delay", sink.DefaultMaxDelay, "cut a batch this long after its first message")
+	fs.IntVar(&c.batchRows, "batch-rows", 0, fmt.Sprintf("cut a batch at this many messages (0: the store's default, ClickHouse %d, DuckDB %d)",
+		clickhouse.DefaultBatchRows, sink.DefaultMaxRows))
+	fs.DurationVar(&c.batchDelay, "batch-delay", 0, fmt.Sprintf("cut a batch this long after its first message (0: the store's default, ClickHouse %v, DuckDB %v)",
+		clickhouse.DefaultBatchDelay, sink.DefaultMaxDelay))
 	fs.IntVar(&c.fetchMaxBytes, "fetch-max-bytes", 4<<20, "most bytes fetched per partition per request: bounds the memory the sink holds while its store is slow or down")
 	fs.IntVar(&c.writeAttempts, "write-attempts", 0, "give up (exit) after a batch failed this many times; 0 retries forever (with backoff up to 10s), so an unreachable store means lag, not an exit")
 }
 
 func (c *sinkFlags) validate() error {
 	errs := []error{c.svc.validate()}
-	if c.batchRows <= 0 {
-		errs = append(errs, fmt.Errorf("--batch-rows %d: want a positive number", c.batchRows))
+	if c.batchRows < 0 {
+		errs = append(errs, fmt.Errorf("--batch-rows %d: want a positive number (0: the store's default)", c.batchRows))
 	}
-	if c.batchDelay <= 0 {
-		errs = append(errs, fmt.Errorf("--batch-delay %v: want a positive duration", c.batchDelay))
+	if c.batchDelay < 0 {
+		errs = append(errs, fmt.Errorf("--batch-delay %v: want a positive duration (0: the store's default)", c.batchDelay))
 	}
 	if c.fetchMaxBytes < 1<<16 {
 		errs = append(errs, fmt.Errorf("--fetch-max-bytes %d: want at least 65536", c.fetchMaxBytes))
