@@ -45,6 +45,7 @@ type benchKafkaConfig struct {
 	timeout    time.Duration
 	minRate    float64
 	keep       bool
+	noViews    bool
 	logLevel   string
 	reportOut  string
 	chPIDFile  string
@@ -53,10 +54,11 @@ type benchKafkaConfig struct {
 
 // benchKafkaReport is what `tickflow bench-kafka` prints (and writes as JSON with --report).
 type benchKafkaReport struct {
-	Mode     string `json:"mode"`
-	Database string `json:"database"`
-	Events   int    `json:"events"`
-	Symbols  int    `json:"symbols"`
+	Mode        string `json:"mode"`
+	CandleViews bool   `json:"candle_views"`
+	Database    string `json:"database"`
+	Events      int    `json:"events"`
+	Symbols     int    `json:"symbols"`
 	// PreloadPerSec is how fast the preload was produced and acknowledged.
 	PreloadPerSec float64 `json:"preload_per_sec"`
 	// StartupSeconds is from starting the processes to the first stored row of the run.
@@ -92,6 +94,7 @@ func cmdBenchKafka(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.DurationVar(&c.batchDelay, "batch-delay", 0, "passed to `tickflow sink --batch-delay` (0: the sink's default for ClickHouse)")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "fail when the run has not stored every trade by then")
 	fs.Float64Var(&c.minRate, "min-per-sec", 0, "fail unless the catch-up rate reaches this (0: no check)")
+	fs.BoolVar(&c.noViews, "drop-candle-views", false, "drop the candle materialized views of the bench database before the run (measures what they cost)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the database after the run (default: dropped)")
 	fs.StringVar(&c.logLevel, "log-level", "warn", "log level of the normalize and sink processes (their logs go to stderr)")
 	fs.StringVar(&c.reportOut, "report", "", "also write the report as JSON to this file")
@@ -131,7 +134,8 @@ func cmdBenchKafka(ctx context.Context, args []string, stdout, stderr io.Writer)
 }
 
 func printBenchKafka(w io.Writer, r *benchKafkaReport) {
-	fmt.Fprintf(w, "mode %s: %d trades over %d symbols, database %s\n", r.Mode, r.Events, r.Symbols, r.Database)
+	fmt.Fprintf(w, "mode %s: %d trades over %d symbols, database %s, candle views %t\n", r.Mode, r.Events,
+		r.Symbols, r.Database, r.CandleViews)
 	fmt.Fprintf(w, "preload: %.0f records/s\n", r.PreloadPerSec)
 	fmt.Fprintf(w, "startup %.1fs, catch-up %.2fs: %.0f trades/s (overall %.0f/s)\n", r.StartupSeconds,
 		r.CatchUpSeconds, r.PerSec, r.OverallPerSec)
@@ -193,7 +197,7 @@ func newBenchKafkaRun(c benchKafkaConfig) *benchKafkaRun {
 func benchKafka(ctx context.Context, c benchKafkaConfig, log *slog.Logger, stderr io.Writer) (*benchKafkaReport, error) {
 	run := newBenchKafkaRun(c)
 	brokers := splitList(c.brokers)
-	rep := &benchKafkaReport{Mode: c.mode, Database: run.db, Events: c.events, Symbols: c.symbols,
+	rep := &benchKafkaReport{Mode: c.mode, CandleViews: !c.noViews, Database: run.db, Events: c.events, Symbols: c.symbols,
 		Cores: map[string]float64{}}
 	log = log.With("run", run.id)
 
@@ -219,6 +223,13 @@ func benchKafka(ctx context.Context, c benchKafkaConfig, log *slog.Logger, stder
 		}
 		_ = conn.Close()
 	}()
+	if c.noViews {
+		for _, iv := range clickhouse.CandleIntervals {
+			if err := conn.Exec(ctx, "DROP TABLE candles_"+string(iv)+"_mv"); err != nil {
+				return nil, errors.Join(fmt.Errorf("drop candle view: %w", err), store.Close())
+			}
+		}
+	}
 	var start []transport.Offset
 	for _, topic := range sink.Topics(store) {
 		ends, err := transport.EndOffsets(ctx, brokers, topic)

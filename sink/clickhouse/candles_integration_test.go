@@ -165,7 +165,7 @@ func TestIntegrationCandles(t *testing.T) {
 		dup[i] = admitted{i: int32(100 + i)}
 	}
 	if err := s.insert(ctx, "trades", s.w.tradeSQL, func(bt driver.Batch) error {
-		return s.fillTrades(bt, &sink.Batch{Trades: trades}, dup)
+		return fillTrades(&s.w.lane, bt, &sink.Batch{Trades: trades}, dup)
 	}); err != nil {
 		t.Fatal(err)
 	}

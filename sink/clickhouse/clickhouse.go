@@ -43,6 +43,7 @@ type Store struct {
 	covVersion uint64 // highest version in coverage
 	qseq       uint64
 	w          writeState
+	laneRows   int // fewest trade rows per parallel INSERT (laneRows; tests lower it)
 
 	// failpoint, when set (tests), is called after each INSERT of a Write with the table's
 	// name; an error it returns aborts the Write there, as if the INSERT's acknowledgement
@@ -66,7 +67,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{cfg: cfg, conn: conn, qidBase: "tickflow-sink/" + cfg.Database + "/"}
+	s := &Store{cfg: cfg, conn: conn, qidBase: "tickflow-sink/" + cfg.Database + "/", laneRows: laneRows}
 	var rnd [6]byte
 	_, _ = rand.Read(rnd[:])
 	s.qidInst = s.qidBase + hex.EncodeToString(rnd[:]) + "/"
@@ -85,8 +86,8 @@ func connect(cfg Config, database string) (driver.Conn, error) {
 		DialContext: cfg.dial,
 		// Bounds every read from the server (clickhouse-go's default is 5 minutes).
 		ReadTimeout:  cfg.InsertTimeout,
-		MaxOpenConns: 4,
-		MaxIdleConns: 2,
+		MaxOpenConns: max(4, cfg.InsertParallelism+2), // parallel trade INSERTs, a reader
+		MaxIdleConns: max(2, cfg.InsertParallelism),
 		ClientInfo: ch.ClientInfo{Products: []struct{ Name, Version string }{
 			{Name: "tickflow-sink", Version: "1"}}},
 	})

@@ -25,7 +25,12 @@ const (
 	// part per partition: see the package doc.
 	DefaultMaxInsertRows = 1_000_000
 	maxInsertRowsLimit   = 1_048_576
-	maxSnapshotLevels    = 10_000
+	// DefaultInsertParallelism is the default of Config.InsertParallelism.
+	DefaultInsertParallelism = 1
+	maxInsertParallelism     = 16
+	// laneRows is the fewest trade rows per parallel INSERT (smaller parts are one INSERT).
+	laneRows          = 25_000
+	maxSnapshotLevels = 10_000
 )
 
 // Dialect names a family of DDL. It is chosen by server version when a database is created
@@ -65,6 +70,14 @@ type Config struct {
 	// many rows; at most 1,048,576 (the server's default max_insert_block_size). Default
 	// 1,000,000.
 	MaxInsertRows int
+	// InsertParallelism is how many trade INSERTs of one partition a Write may run at once
+	// (each at least 25,000 rows, split by instrument; see the package doc): the server runs
+	// an INSERT and its materialized views on one thread, so a large batch written as one
+	// INSERT leaves its other cores idle; each parallel INSERT makes its own parts (and its
+	// own candle-view parts). Worth it only where the server has idle cores: on the shared
+	// 2-core development machine it measured no gain (SCHEMA.md "Throughput"). At most 16.
+	// Default 1 (one INSERT per partition).
+	InsertParallelism int
 	// SnapshotLevels is how many levels per side of each snapshot book message are kept in
 	// book_snapshots (the full snapshot is in book_updates); at most 10,000. Default 20.
 	SnapshotLevels int
@@ -104,6 +117,10 @@ func (c Config) Validate() error {
 		errs = append(errs, fmt.Errorf("clickhouse: config: snapshot levels %d: want 1..%d (0: default %d)",
 			c.SnapshotLevels, maxSnapshotLevels, DefaultSnapshotLevels))
 	}
+	if c.InsertParallelism < 0 || c.InsertParallelism > maxInsertParallelism {
+		errs = append(errs, fmt.Errorf("clickhouse: config: insert parallelism %d: want 1..%d",
+			c.InsertParallelism, maxInsertParallelism))
+	}
 	if c.MaxInsertRows < 0 || c.MaxInsertRows > maxInsertRowsLimit {
 		errs = append(errs, fmt.Errorf("clickhouse: config: max insert rows %d: want 1..%d",
 			c.MaxInsertRows, maxInsertRowsLimit))
@@ -136,6 +153,9 @@ func (c Config) withDefaults() Config {
 	if c.SnapshotLevels == 0 {
 		c.SnapshotLevels = DefaultSnapshotLevels
 	}
+	if c.InsertParallelism == 0 {
+		c.InsertParallelism = DefaultInsertParallelism
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -144,7 +164,7 @@ func (c Config) withDefaults() Config {
 
 // ParseDSN parses the --clickhouse-dsn form
 //
-//	clickhouse://[user[:password]@]host:port[/database][?dialect=legacy|modern&insert_timeout=60s&max_insert_rows=N&snapshot_levels=N]
+//	clickhouse://[user[:password]@]host:port[/database][?dialect=legacy|modern&insert_timeout=60s&max_insert_rows=N&insert_parallelism=N&snapshot_levels=N]
 //
 // into a Config (fields it does not name keep their defaults).
 func ParseDSN(dsn string) (Config, error) {
@@ -190,6 +210,12 @@ func ParseDSN(dsn string) (Config, error) {
 				return Config{}, fmt.Errorf("clickhouse: dsn: snapshot_levels: %w", err)
 			}
 			c.SnapshotLevels = n
+		case "insert_parallelism":
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return Config{}, fmt.Errorf("clickhouse: dsn: insert_parallelism: %w", err)
+			}
+			c.InsertParallelism = n
 		case "max_insert_rows":
 			n, err := strconv.Atoi(v)
 			if err != nil {

@@ -122,7 +122,7 @@ func TestIntegrationSchemaRecipes(t *testing.T) {
 		for i := range all {
 			all[i] = admitted{i: int32(i)}
 		}
-		return s.fillTrades(bt, &sink.Batch{Trades: trades}, all)
+		return fillTrades(&s.w.lane, bt, &sink.Batch{Trades: trades}, all)
 	}); err != nil {
 		t.Fatal(err)
 	}

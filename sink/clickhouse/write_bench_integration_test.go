@@ -12,15 +12,21 @@ import (
 )
 
 // BenchmarkIntegrationWrite measures trades per second into a real ClickHouse server (one
-// Write per batch: one INSERT, one part). Compare runs with benchstat:
+// Write per batch), the schema as migrated (with the three candle views), with one trade
+// INSERT per Write (par=1) and with Config.InsertParallelism 2 (par=2: two INSERTs at once
+// for batches of at least 50,000 rows). client-cpu-ns/row is this process's CPU, less
+// disturbed by a busy machine than the wall-clock rate. Compare runs with benchstat:
 //
 //	TICKFLOW_CLICKHOUSE=127.0.0.1:19000 go test -tags integration -run '^$' \
 //	    -bench IntegrationWrite -benchtime 20x -count 6 ./sink/clickhouse/ | tee new.txt
 //	benchstat old.txt new.txt
 func BenchmarkIntegrationWrite(b *testing.B) {
-	for _, n := range []int{10_000, 100_000} {
-		b.Run(fmt.Sprintf("rows=%d", n), func(b *testing.B) {
-			s := openCfg(b, testConfig(b))
+	for _, v := range []struct{ n, par int }{{10_000, 1}, {100_000, 1}, {100_000, 2}, {200_000, 2}} {
+		n := v.n
+		b.Run(fmt.Sprintf("rows=%d/par=%d", n, v.par), func(b *testing.B) {
+			cfg := testConfig(b)
+			cfg.InsertParallelism = v.par
+			s := openCfg(b, cfg)
 			symbols := []string{"BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "DOGE-USDT",
 				"ADA-USDT", "BNB-USDT", "TRX-USDT", "LINK-USDT", "AVAX-USDT"}
 			batch := &sink.Batch{Trades: make([]md.Trade, n)}
@@ -30,6 +36,7 @@ func BenchmarkIntegrationWrite(b *testing.B) {
 			ctx := context.Background()
 			b.ReportAllocs()
 			epoch := uint64(0)
+			cpu0 := processCPU()
 			for b.Loop() {
 				epoch++ // every batch is above the watermarks of the last
 				for i := range batch.Trades {
@@ -44,6 +51,7 @@ func BenchmarkIntegrationWrite(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+			b.ReportMetric(float64(processCPU()-cpu0)/float64(n)/float64(b.N), "client-cpu-ns/row")
 		})
 	}
 }

@@ -507,3 +507,83 @@ func TestIntegrationSettleWaitsForRunningInsert(t *testing.T) {
 		t.Fatalf("write after the insert ended: %+v, %v", res, err)
 	}
 }
+
+// TestIntegrationParallelTradeInserts writes trades as parallel INSERTs (one per group of
+// instruments) and makes the Write fail: once with one INSERT's acknowledgement lost (every
+// INSERT landed), once with one INSERT's connection cut mid-data (the others landed). Each
+// instrument's rows land whole or not at all, so the retry stores exactly the rest.
+func TestIntegrationParallelTradeInserts(t *testing.T) {
+	symbols := []string{"A-USDT", "B-USDT", "C-USDT", "D-USDT", "E-USDT", "F-USDT"}
+	var b sink.Batch
+	for i := range 1200 {
+		b.Trades = append(b.Trades, mkTrade("binance", symbols[i%len(symbols)], uint64(i/len(symbols)+1), uint64(i+1)))
+	}
+	b.Offsets = offsets(transport.TopicTrades, 0, 1200)
+	for _, tc := range []struct {
+		name         string
+		landed       int // instruments stored by the failed write
+		partsAfterRe int // active trades parts after the retry
+	}{{"ack lost", 6, 3}, {"connection cut", 4, 4}} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := testConfig(t)
+			cfg.InsertParallelism = 3
+			var cut atomic.Int64
+			cfg.dial = func(ctx context.Context, addr string) (net.Conn, error) {
+				c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+				if err != nil {
+					return nil, err
+				}
+				return &cutConn{Conn: c, budget: &cut}, nil
+			}
+			s := openCfg(t, cfg)
+			s.laneRows = 10
+			ctx := context.Background()
+			if err := s.conn.Exec(ctx, "SYSTEM STOP MERGES "+cfg.Database+".trades"); err != nil {
+				t.Fatal(err)
+			}
+			var inserts atomic.Int64
+			if tc.name == "ack lost" {
+				s.failpoint = func(table string) error {
+					if table == "trades" && inserts.Add(1) == 2 {
+						return errors.New("connection reset (simulated)")
+					}
+					return nil
+				}
+			} else {
+				cut.Store(10_000) // less than one lane's block: the first lane to send it is cut
+			}
+			if _, err := s.Write(ctx, &b); err == nil {
+				t.Fatal("write succeeded through the failure")
+			}
+			s.failpoint = nil
+			cut.Store(0)
+			var landed int
+			for _, r := range queryStrings(t, s.conn, "SELECT symbol, toString(count()) FROM trades GROUP BY symbol") {
+				if r[1] != "200" {
+					t.Errorf("after the failed write %s has %s trades, want 200 or none", r[0], r[1])
+				}
+				landed++
+			}
+			if landed != tc.landed {
+				t.Errorf("%d instruments landed, want %d", landed, tc.landed)
+			}
+			res, err := s.Write(ctx, &b)
+			if err != nil {
+				t.Fatalf("retry: %v", err)
+			}
+			if res.Written.Trades != 1200-200*tc.landed || res.Duplicates.Trades != 200*tc.landed {
+				t.Errorf("retry result %+v", res)
+			}
+			if n := queryInt(t, s, "SELECT count() FROM trades"); n != 1200 {
+				t.Errorf("trades %d, want 1200", n)
+			}
+			if n := queryInt(t, s, "SELECT uniqExact(symbol, seq) FROM trades"); n != 1200 {
+				t.Errorf("distinct trades %d, want 1200", n)
+			}
+			if n := queryInt(t, s, "SELECT count() FROM system.parts WHERE database = ? AND table = 'trades' AND active",
+				cfg.Database); n != int64(tc.partsAfterRe) {
+				t.Errorf("%d trades parts, want %d (one per lane, then the retry's)", n, tc.partsAfterRe)
+			}
+		})
+	}
+}
