@@ -39,3 +39,56 @@ func BenchmarkParseTrade(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkParseBookTicker measures one bookTicker frame -> md.BBO (the one-pass scanner's
+// second case), and BenchmarkParseGeneral the same trade and bookTicker frames through the
+// general fastjson path, for the ratio.
+func BenchmarkParseBookTicker(b *testing.B) {
+	frame := []byte(`{"stream":"btcusdt@bookTicker","data":{"u":400900217,"s":"BTCUSDT","b":"66941.88000000","B":"1.21000000","a":"66941.89000000","A":"0.66000000"}}`)
+	p := loadedParser(b)
+	rec := md.RawRecord{Type: md.RawFrame, Dir: md.DirIn, Venue: Venue, Conn: "trade-0", Epoch: 1, Seq: 1, RecvTime: 1, Frame: frame}
+	var out collectors.Output
+	b.ReportAllocs()
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		out.Reset()
+		if err := p.Parse(&rec, &out); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkParseGeneral(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		frame []byte
+	}{
+		{"trade", tradeFrame("BTCUSDT", "2957950802", "66955.11000000", "0.01010000")},
+		{"bookTicker", []byte(`{"stream":"btcusdt@bookTicker","data":{"u":400900217,"s":"BTCUSDT","b":"66941.88000000","B":"1.21000000","a":"66941.89000000","A":"0.66000000"}}`)},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := loadedParser(b)
+			rec := md.RawRecord{Type: md.RawFrame, Dir: md.DirIn, Venue: Venue, Conn: "trade-0", Epoch: 1, Seq: 1, RecvTime: 1, Frame: bc.frame}
+			var out collectors.Output
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.frame)))
+			for b.Loop() {
+				out.Reset()
+				v, err := p.p.ParseBytes(bc.frame)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if d := v.Get("data"); d != nil {
+					v = d
+				}
+				if bc.name == "trade" {
+					if _, err := p.trade(v, &rec); err != nil {
+						b.Fatal(err)
+					}
+				} else if err := p.bookTicker(v, &rec, &out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
