@@ -9,7 +9,7 @@ FUZZ     ?= ./md:FuzzDecodeTrade ./md:FuzzDecodeIntegrity ./md:FuzzDecodeRaw ./m
 # gathering baseline coverage on a loaded machine ("context deadline exceeded").
 FUZZTIME ?= 50000x
 
-.PHONY: all fmt vet lint test test-integration kill-test-long perf perf-short bench fuzz-smoke run build services-up services-down bench-clickhouse
+.PHONY: all fmt vet lint test test-integration kill-test-long perf perf-short bench fuzz-smoke run build services-up services-down bench-clickhouse bench-kafka
 
 all: lint test
 
@@ -43,6 +43,15 @@ test-integration: services-up
 	TICKFLOW_CLICKHOUSE=127.0.0.1:19000 TICKFLOW_KAFKA=127.0.0.1:19092 \
 	  $(GO) test -race -tags integration -run 'Integration' -timeout 20m -v ./transport/ ./sink/clickhouse/ ./docs/sqltest/
 	TICKFLOW_CLICKHOUSE=127.0.0.1:19000 TICKFLOW_KAFKA=127.0.0.1:19092 $(GO) test -race -tags integration -run 'Integration' -timeout 60m -v ./cmd/tickflow/
+
+# Throughput through the real Kafka into ClickHouse (issue 4; minutes, not in CI — the
+# integration tier runs a short version, TestIntegrationBenchKafkaShort): the sink alone from
+# a preloaded unified topic, then normalizer + sink from preloaded raw Binance frames, each
+# into a fresh database, every trade id checked. EVENTS sets the preload.
+EVENTS ?= 2000000
+bench-kafka: build services-up
+	./bin/tickflow bench-kafka --mode sink --events $(EVENTS)
+	./bin/tickflow bench-kafka --mode e2e --events $(EVENTS)
 
 bench-clickhouse: services-up
 	TICKFLOW_CLICKHOUSE=127.0.0.1:19000 $(GO) test -tags integration -run '^$$' \

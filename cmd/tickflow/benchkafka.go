@@ -63,7 +63,9 @@ type benchKafkaReport struct {
 	PreloadPerSec float64 `json:"preload_per_sec"`
 	// StartupSeconds is from starting the processes to the first stored row of the run.
 	StartupSeconds float64 `json:"startup_seconds"`
-	// CatchUpSeconds is from the first to the last stored row of the run; PerSec the rate.
+	// CatchUpSeconds is from the first to the last stored row of the run (polled every
+	// 100ms); PerSec the rate of the rows stored after the first observation (0: the run was
+	// too short, everything landed at once).
 	CatchUpSeconds float64 `json:"catch_up_seconds"`
 	PerSec         float64 `json:"per_sec"`
 	// OverallPerSec counts the startup too.
@@ -137,8 +139,13 @@ func printBenchKafka(w io.Writer, r *benchKafkaReport) {
 	fmt.Fprintf(w, "mode %s: %d trades over %d symbols, database %s, candle views %t\n", r.Mode, r.Events,
 		r.Symbols, r.Database, r.CandleViews)
 	fmt.Fprintf(w, "preload: %.0f records/s\n", r.PreloadPerSec)
-	fmt.Fprintf(w, "startup %.1fs, catch-up %.2fs: %.0f trades/s (overall %.0f/s)\n", r.StartupSeconds,
-		r.CatchUpSeconds, r.PerSec, r.OverallPerSec)
+	if r.PerSec > 0 {
+		fmt.Fprintf(w, "startup %.1fs, catch-up %.2fs: %.0f trades/s (overall %.0f/s)\n", r.StartupSeconds,
+			r.CatchUpSeconds, r.PerSec, r.OverallPerSec)
+	} else {
+		fmt.Fprintf(w, "startup %.1fs, everything stored at once (too few --events to measure the rate; overall %.0f/s)\n",
+			r.StartupSeconds, r.OverallPerSec)
+	}
 	names := make([]string, 0, len(r.Cores))
 	for n := range r.Cores {
 		names = append(names, n)
@@ -345,14 +352,14 @@ func benchKafka(ctx context.Context, c benchKafkaConfig, log *slog.Logger, stder
 		return m
 	}
 	var cpuFirst map[string]float64
-	var n uint64
+	var n, nFirst uint64
 	for {
 		if err := conn.QueryRow(ctx, countQ, run.venue, run.prefix).Scan(&n); err != nil {
 			return rep, fmt.Errorf("count stored trades: %w", err)
 		}
 		now := time.Now()
 		if n > 0 && tFirst.IsZero() {
-			tFirst, cpuFirst = now, cpuAt()
+			tFirst, nFirst, cpuFirst = now, n, cpuAt()
 		}
 		if n >= uint64(c.events) {
 			tDone = now
@@ -375,7 +382,8 @@ func benchKafka(ctx context.Context, c benchKafkaConfig, log *slog.Logger, stder
 	rep.StartupSeconds = tFirst.Sub(tStart).Seconds()
 	rep.CatchUpSeconds = tDone.Sub(tFirst).Seconds()
 	if rep.CatchUpSeconds > 0 {
-		rep.PerSec = float64(c.events) / rep.CatchUpSeconds
+		// The rows seen at tFirst were written before the window: not counted in it.
+		rep.PerSec = float64(uint64(c.events)-nFirst) / rep.CatchUpSeconds
 		for name, v := range cpuDone {
 			rep.Cores[name] = (v - cpuFirst[name]) / rep.CatchUpSeconds
 		}
