@@ -46,6 +46,11 @@ func (s *serviceFlags) validate() error {
 	if s.group == "" {
 		errs = append(errs, errors.New("--group is empty: name the consumer group the members share"))
 	}
+	if len(splitList(s.kafkaBrokers)) > 0 && s.group != "" {
+		if err := s.groupConfig([]string{"-"}, "").Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if _, _, err := net.SplitHostPort(s.metricsAddr); err != nil {
 		errs = append(errs, fmt.Errorf("--metrics-addr %q: %v (want host:port)", s.metricsAddr, err))
 	}
