@@ -273,7 +273,7 @@ func benchKafka(ctx context.Context, c benchKafkaConfig, log *slog.Logger, stder
 	// The processes under test.
 	self, err := os.Executable()
 	if err != nil {
-		return rep, err
+		return nil, err
 	}
 	type proc struct {
 		name string
@@ -312,7 +312,7 @@ func benchKafka(ctx context.Context, c benchKafkaConfig, log *slog.Logger, stder
 		if err := startProc("normalize", "normalize", "--kafka-brokers", c.brokers, "--venues", "binance",
 			"--group", "tickflow-bench-"+run.id+"-normalizer", "--metrics-addr", freePort(),
 			"--log-level", c.logLevel); err != nil {
-			return rep, err
+			return nil, err
 		}
 	}
 	sinkArgs := []string{"sink", "--kafka-brokers", c.brokers, "--clickhouse-dsn",
@@ -325,7 +325,7 @@ func benchKafka(ctx context.Context, c benchKafkaConfig, log *slog.Logger, stder
 		sinkArgs = append(sinkArgs, "--batch-delay", c.batchDelay.String())
 	}
 	if err := startProc("sink", sinkArgs...); err != nil {
-		return rep, err
+		return nil, err
 	}
 	// The servers' CPU is reported too (they share the machine with the processes).
 	external := map[string]int{}
@@ -355,7 +355,7 @@ func benchKafka(ctx context.Context, c benchKafkaConfig, log *slog.Logger, stder
 	var n, nFirst uint64
 	for {
 		if err := conn.QueryRow(ctx, countQ, run.venue, run.prefix).Scan(&n); err != nil {
-			return rep, fmt.Errorf("count stored trades: %w", err)
+			return nil, fmt.Errorf("count stored trades: %w", err)
 		}
 		now := time.Now()
 		if n > 0 && tFirst.IsZero() {
@@ -368,13 +368,12 @@ func benchKafka(ctx context.Context, c benchKafkaConfig, log *slog.Logger, stder
 		for _, p := range procs {
 			select {
 			case <-p.done:
-				return rep, fmt.Errorf("%s exited before the run was stored: %v", p.name, p.err)
+				return nil, fmt.Errorf("%s exited before the run was stored: %v", p.name, p.err)
 			default:
 			}
 		}
 		if now.After(deadline) || ctx.Err() != nil {
-			rep.Stored = n
-			return rep, fmt.Errorf("stored %d of %d trades after %v", n, c.events, time.Since(tStart).Round(time.Second))
+			return nil, fmt.Errorf("stored %d of %d trades after %v", n, c.events, time.Since(tStart).Round(time.Second))
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

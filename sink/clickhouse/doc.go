@@ -35,10 +35,13 @@
 // keys (book_snapshots too, under the sink-internal kind "book_snapshot"), so a retry after
 // a failure between any two INSERTs stores exactly what is missing in each table. Rows are cut into INSERTs by
 // partition day such that, for every watermark key, the rows of any INSERT follow in
-// provenance all of that key's rows in earlier INSERTs (planInserts). The watermark of a key
-// is not stored: it is derived from the rows, max((epoch, seq, idx)) per (venue, symbol,
-// kind, parser_version) (the watermarks view), when the store opens and again after any
-// failed Write. Events at or below it are skipped. The partial-failure cases:
+// provenance all of that key's rows in earlier INSERTs (planInserts); with
+// Config.InsertParallelism > 1 the trade rows of a large planned INSERT are split by key
+// into INSERTs run at once, each holding all of its keys' rows, so the property holds for
+// whichever of them land. The watermark of a key is not stored: it is derived from the
+// rows, max((epoch, seq, idx)) per (venue, symbol, kind, parser_version) (the watermarks
+// view), when the store opens and again after any failed Write. Events at or below it are
+// skipped. The partial-failure cases:
 //
 //   - An INSERT fails before the server has the whole block (connection cut, timeout, server
 //     error): the server discards it. The Write returns an error; the rows of earlier
