@@ -1,6 +1,7 @@
 package md
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -153,5 +154,32 @@ func BenchmarkAppendText(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = d.AppendText(buf[:0])
+	}
+}
+
+// BenchmarkBookUpdateCodec measures encoding and decoding book updates: a diff of 10+10
+// levels and a snapshot of 1000+1000.
+func BenchmarkBookUpdateCodec(b *testing.B) {
+	for _, n := range []int{10, 1000} {
+		in := bookFixture(n)
+		buf := AppendBookUpdate(nil, in)
+		b.Run(fmt.Sprintf("append/levels=%d", n), func(b *testing.B) {
+			b.ReportAllocs()
+			b.SetBytes(int64(len(buf)))
+			for b.Loop() {
+				buf = AppendBookUpdate(buf[:0], in)
+			}
+		})
+		b.Run(fmt.Sprintf("decode/levels=%d", n), func(b *testing.B) {
+			dec := NewDecoder()
+			var out BookUpdate
+			b.ReportAllocs()
+			b.SetBytes(int64(len(buf)))
+			for b.Loop() {
+				if err := dec.DecodeBookUpdate(&out, buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

@@ -1,6 +1,7 @@
 package binance
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/tickflow/tickflow/collectors"
@@ -86,6 +87,55 @@ func BenchmarkParseGeneral(b *testing.B) {
 						b.Fatal(err)
 					}
 				} else if err := p.bookTicker(v, &rec, &out); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkParseDepth measures a diff-depth frame (10 bid + 10 ask levels) -> md book
+// message, and a REST depth snapshot of 1000 levels per side.
+func BenchmarkParseDepth(b *testing.B) {
+	level := func(sb *[]byte, px, qty int) {
+		*sb = fmt.Appendf(*sb, `["%d.%02d","0.%05d"]`, px/100, px%100, qty)
+	}
+	levels := func(n, start, step int) []byte {
+		out := []byte{'['}
+		for i := range n {
+			if i > 0 {
+				out = append(out, ',')
+			}
+			level(&out, start+i*step, 1000+i)
+		}
+		return append(out, ']')
+	}
+	diff := fmt.Appendf(nil, `{"stream":"btcusdt@depth@100ms","data":{"e":"depthUpdate","E":1795309428755,"s":"BTCUSDT","U":7530577512,"u":7530577528,"b":%s,"a":%s}}`,
+		levels(10, 6694100, -1), levels(10, 6694200, 1))
+	snap := fmt.Appendf(nil, `{"lastUpdateId":7530577511,"bids":%s,"asks":%s}`, levels(1000, 6694100, -1), levels(1000, 6694200, 1))
+	for _, bc := range []struct {
+		name string
+		rec  md.RawRecord
+	}{
+		{"diff=10+10", md.RawRecord{Type: md.RawFrame, Dir: md.DirIn, Venue: Venue, Conn: "trade-0", Epoch: 1, Seq: 1, RecvTime: 1, Frame: diff}},
+		{"snapshot=1000+1000", md.RawRecord{Type: md.RawREST, Dir: md.DirIn, Venue: Venue, Conn: "trade-0", Epoch: 1, Seq: 1, RecvTime: 1,
+			Meta: []byte("200 /api/v3/depth?symbol=BTCUSDT&limit=1000"), Frame: snap}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			p := loadedParser(b)
+			var out collectors.Output
+			out.Reset()
+			if err := p.Parse(&bc.rec, &out); err != nil {
+				b.Fatal(err)
+			}
+			if len(out.Books) != 1 {
+				b.Fatalf("parsed %d book messages", len(out.Books))
+			}
+			b.ReportAllocs()
+			b.SetBytes(int64(len(bc.rec.Frame)))
+			for b.Loop() {
+				out.Reset()
+				if err := p.Parse(&bc.rec, &out); err != nil {
 					b.Fatal(err)
 				}
 			}
