@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -47,6 +48,12 @@ func TestIntegrationTiming(t *testing.T) {
 		total = n
 	}
 	ctx := context.Background()
+	if db := os.Getenv("TICKFLOW_SQL_TIMING_DB"); db != "" {
+		// Re-time the ClickHouse queries on a database a previous run loaded (kept when that
+		// run was interrupted): no load, no DuckDB.
+		timeClickHouse(t, clickhouse.Config{Addr: addr, Database: db}, readDoc(t))
+		return
+	}
 	cfg := genConfig{seed: 7, durNs: 86400e9 - 2e9, tradesPer: total / len(instruments)}
 
 	dir := t.TempDir()
@@ -107,25 +114,48 @@ func TestIntegrationTiming(t *testing.T) {
 	} else {
 		t.Logf("DuckDB storage info: %v", err)
 	}
-	q, err := clickhouse.OpenQuerier(ctx, ccfg, clickhouse.QueryConfig{Timeout: 30 * time.Minute,
+	d := readDoc(t)
+	timeQueries(t, ds, nil, engDuckDB, d)
+	timeClickHouse(t, ccfg, d)
+}
+
+// timeClickHouse reports the bytes per trade of the database of cfg and times its queries
+// on 18.16 and on modern ClickHouse (chdb).
+func timeClickHouse(t *testing.T, cfg clickhouse.Config, d *docQueries) {
+	ctx := context.Background()
+	q, err := clickhouse.OpenQuerier(ctx, cfg, clickhouse.QueryConfig{Timeout: 30 * time.Minute,
 		MaxRows: 10_000_000, MaxMemory: 8 << 30})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer q.Close()
 	crow, err := q.Query(ctx, fmt.Sprintf(`SELECT sum(bytes_on_disk), sum(rows), count() FROM system.parts
-		WHERE database = '%s' AND table = 'trades' AND active`, ccfg.Database))
+		WHERE database = '%s' AND table = 'trades' AND active`, cfg.Database))
 	if err != nil {
 		t.Fatal(err)
 	}
+	trades := int(toFloat(crow.Values[0][1]))
 	t.Logf("ClickHouse 18.16 trades: %v bytes on disk in %v active parts, %.1f bytes/trade",
-		crow.Values[0][0], crow.Values[0][2], toFloat(crow.Values[0][0])/toFloat(crow.Values[0][1]))
+		crow.Values[0][0], crow.Values[0][2], toFloat(crow.Values[0][0])/float64(trades))
+	timeQueries(t, nil, q, engLegacy, d)
+	timeModern(t, cfg.Database, trades, d)
+}
 
-	d := readDoc(t)
+// timeQueries times the queries of eng (on ds for DuckDB, q for ClickHouse 18.16), those
+// whose name matches TICKFLOW_SQL_TIMING_QUERIES when it is set.
+func timeQueries(t *testing.T, ds *duckdb.Store, q *clickhouse.Querier, eng string, d *docQueries) {
+	ctx := context.Background()
+	var only *regexp.Regexp
+	if s := os.Getenv("TICKFLOW_SQL_TIMING_QUERIES"); s != "" {
+		only = regexp.MustCompile(s)
+	}
 	type run struct{ eng, name, sql string }
 	var runs []run
-	for _, eng := range []string{engDuckDB, engLegacy} {
+	for _, eng := range []string{eng} {
 		for _, nq := range d.forEngine(eng) {
+			if only != nil && !only.MatchString(nq[0]) {
+				continue
+			}
 			runs = append(runs, run{eng, nq[0], "SELECT count(*) AS n FROM (" + nq[1] + ")"})
 			if nq[0] == "ohlcv_1m" || nq[0] == "ohlcv_1m_candles" {
 				runs = append(runs, run{eng, nq[0] + " (rows returned)", nq[1]})
@@ -175,7 +205,6 @@ func TestIntegrationTiming(t *testing.T) {
 			t.Errorf("%s %s returned nothing", rn.eng, rn.name)
 		}
 	}
-	timeModern(t, ccfg.Database, trades, d)
 }
 
 // timeModern copies the 18.16 database into chdb's modern schema (testdata/chdb_queries.py
