@@ -130,34 +130,39 @@ func BenchmarkIntegrationWriteKinds(b *testing.B) {
 
 // BenchmarkIntegrationCandleViews measures what the three candle views cost the trade
 // INSERTs: the same batches with the views (views=on, the schema as migrated) and after
-// dropping them (views=off).
+// dropping them (views=off), at 10,000- and 100,000-row batches; client-cpu-ns/row as in
+// BenchmarkIntegrationWrite.
 func BenchmarkIntegrationCandleViews(b *testing.B) {
-	for _, views := range []string{"on", "off"} {
-		b.Run("views="+views+"/rows=10000", func(b *testing.B) {
-			s := openCfg(b, testConfig(b))
-			if views == "off" {
-				for _, iv := range CandleIntervals {
-					if err := s.conn.Exec(context.Background(), "DROP TABLE "+iv.table()+"_mv"); err != nil {
+	for _, n := range []int{10_000, 100_000} {
+		for _, views := range []string{"on", "off"} {
+			b.Run(fmt.Sprintf("views=%s/rows=%d", views, n), func(b *testing.B) {
+				s := openCfg(b, testConfig(b))
+				if views == "off" {
+					for _, iv := range CandleIntervals {
+						if err := s.conn.Exec(context.Background(), "DROP TABLE "+iv.table()+"_mv"); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+				batch := &sink.Batch{Trades: make([]md.Trade, n)}
+				for i := range batch.Trades {
+					batch.Trades[i] = mkTrade("binance", fmt.Sprint("S", i%10), uint64(i+1), uint64(i+1))
+				}
+				epoch := uint64(0)
+				cpu0 := processCPU()
+				for b.Loop() {
+					epoch++
+					for i := range batch.Trades {
+						batch.Trades[i].Prov.Epoch = epoch
+					}
+					if _, err := s.Write(context.Background(), batch); err != nil {
 						b.Fatal(err)
 					}
 				}
-			}
-			batch := &sink.Batch{Trades: make([]md.Trade, 10_000)}
-			for i := range batch.Trades {
-				batch.Trades[i] = mkTrade("binance", fmt.Sprint("S", i%10), uint64(i+1), uint64(i+1))
-			}
-			epoch := uint64(0)
-			for b.Loop() {
-				epoch++
-				for i := range batch.Trades {
-					batch.Trades[i].Prov.Epoch = epoch
-				}
-				if _, err := s.Write(context.Background(), batch); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64(len(batch.Trades))*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
-		})
+				b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+				b.ReportMetric(float64(processCPU()-cpu0)/float64(n)/float64(b.N), "client-cpu-ns/row")
+			})
+		}
 	}
 }
 
