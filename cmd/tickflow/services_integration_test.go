@@ -550,18 +550,18 @@ func clickhouseCtl(t *testing.T, op string) {
 // (TICKFLOW_CH_DOWN_RATE, default 50000/s) while ClickHouse is stopped for 60 s
 // (deploy/ci/clickhouse.sh; restarted in cleanup even if the test fails). The sink keeps
 // retrying without exiting, its RSS stays under the cap (TICKFLOW_SINK_RSS_CAP_MB, default
-// 768, with the sink's Go soft memory limit at 512 MiB: its working set — one batch and at
-// most two fetched chunks of --fetch-max-bytes per partition — does not grow with the
-// backlog), lag rises during the outage and returns to 0 after it; every id is stored once.
+// 1024, with GOMEMLIMIT=512MiB and --fetch-max-bytes 1MiB: its working set — one batch and
+// at most three fetched chunks per partition — does not grow with the backlog), lag rises
+// during the outage and returns to 0 after it; every id is stored once.
 func TestIntegrationClickHouseDown(t *testing.T) {
 	e := newSvcEnv(t, "chdown")
 	rate := envInt("TICKFLOW_CH_DOWN_RATE", 50000)
-	capBytes := int64(envInt("TICKFLOW_SINK_RSS_CAP_MB", 768)) << 20
+	capBytes := int64(envInt("TICKFLOW_SINK_RSS_CAP_MB", 1024)) << 20
 	outage := time.Duration(envInt("TICKFLOW_CH_DOWN_SECONDS", 60)) * time.Second
 	venue := "kdown" + strings.ToLower(e.run)
 	where := "venue = '" + venue + "'"
 	sinkP := e.startEnv("sink", []string{"GOMEMLIMIT=" + envOr("TICKFLOW_SINK_GOMEMLIMIT", "512MiB")},
-		e.sinkArgs("itest-chdown-"+e.run, freeAddr(t))...)
+		e.sinkArgs("itest-chdown-"+e.run, freeAddr(t), "--fetch-max-bytes", "1048576")...)
 	lg := e.start("loadgen", "-brokers", e.kafka, "-venue", venue, "-prefix", "D"+e.run+"-", "-symbols", "16", "-rate", strconv.Itoa(rate))
 
 	var mu sync.Mutex
