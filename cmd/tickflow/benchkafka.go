@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -75,7 +76,9 @@ type benchKafkaReport struct {
 	// SinkBatches and SinkAvgRows are the sink's writes during the whole run.
 	SinkBatches float64 `json:"sink_batches"`
 	SinkAvgRows float64 `json:"sink_avg_rows"`
-	// TradesParts is how many parts trades had at the end (before merges caught up).
+	// Stored is how many of the run's trades are stored, OtherRows the trades of other
+	// producers the sink stored meanwhile (the topics are shared); Missing and Duplicates
+	// are the run's trade ids stored never and more than once.
 	Stored     uint64 `json:"stored"`
 	OtherRows  uint64 `json:"other_rows"`
 	Missing    int64  `json:"missing"`
@@ -88,12 +91,12 @@ func cmdBenchKafka(ctx context.Context, args []string, stdout, stderr io.Writer)
 	var c benchKafkaConfig
 	fs.StringVar(&c.brokers, "kafka-brokers", "127.0.0.1:19092", "the Kafka cluster (deploy/ci/kafka.sh)")
 	fs.StringVar(&c.chAddr, "clickhouse-addr", "127.0.0.1:19000", "ClickHouse native protocol address (deploy/ci/clickhouse.sh); the run uses a fresh database tickflow_bench_<id>")
-	fs.StringVar(&c.mode, "mode", "sink", "sink: unified trades preloaded into "+transport.TopicTrades+", `tickflow sink` stores them; e2e: raw Binance trade frames preloaded into "+transport.RawTopic("binance")+", `tickflow normalize` and `tickflow sink` as separate processes")
+	fs.StringVar(&c.mode, "mode", "sink", "sink: unified trades preloaded into "+transport.TopicTrades+", tickflow sink stores them; e2e: raw Binance trade frames preloaded into "+transport.RawTopic("binance")+", tickflow normalize and tickflow sink as separate processes")
 	fs.IntVar(&c.events, "events", 2_000_000, "trades to preload")
 	fs.IntVar(&c.symbols, "symbols", 200, "instruments the trades are spread over")
 	fs.IntVar(&c.conns, "connections", 4, "e2e: collector connections the raw frames come from (raw topic partitions are keyed by connection)")
-	fs.IntVar(&c.batchRows, "batch-rows", 0, "passed to `tickflow sink --batch-rows` (0: the sink's default for ClickHouse)")
-	fs.DurationVar(&c.batchDelay, "batch-delay", 0, "passed to `tickflow sink --batch-delay` (0: the sink's default for ClickHouse)")
+	fs.IntVar(&c.batchRows, "batch-rows", 0, "passed to tickflow sink --batch-rows (0: the sink's default for ClickHouse)")
+	fs.DurationVar(&c.batchDelay, "batch-delay", 0, "passed to tickflow sink --batch-delay (0: the sink's default for ClickHouse)")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "fail when the run has not stored every trade by then")
 	fs.Float64Var(&c.minRate, "min-per-sec", 0, "fail unless the catch-up rate reaches this (0: no check)")
 	fs.BoolVar(&c.noViews, "drop-candle-views", false, "drop the candle materialized views of the bench database before the run (measures what they cost)")
@@ -103,7 +106,7 @@ func cmdBenchKafka(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&c.chPIDFile, "clickhouse-pid-file", "/tmp/tickflow-ci/clickhouse/clickhouse.pid", "ClickHouse server's pid file, for its CPU in the report (missing: not reported)")
 	fs.StringVar(&c.kafkaPID, "kafka-pid-file", "/tmp/tickflow-ci/kafka/kafka.pid", "Kafka broker's pid file, for its CPU in the report (missing: not reported)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tickflow bench-kafka [--mode sink|e2e] [--events N] [flags]\n\nPreloads N trades into a real Kafka, then runs the sink (and for e2e the normalizer) as\nseparate processes into a fresh ClickHouse database and measures until every trade is\nstored; then checks every trade id is stored exactly once.")
+		fmt.Fprintln(stderr, "usage: tickflow bench-kafka [--mode sink|e2e] [--events N] [flags]\n\nPreloads N trades into a real Kafka, then runs the sink (and for e2e the normalizer) as\nseparate processes into a fresh ClickHouse database and measures until every trade is\nstored; then checks every trade id is stored exactly once. The e2e normalizer resumes from\nthe venue's latest checkpoint on the shared raw topic: raw records other runs left after it\nare normalized too (reported as other rows); use a quiet broker for clean numbers.")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -150,7 +153,7 @@ func printBenchKafka(w io.Writer, r *benchKafkaReport) {
 	for n := range r.Cores {
 		names = append(names, n)
 	}
-	sortStrings(names)
+	slices.Sort(names)
 	var parts []string
 	for _, n := range names {
 		parts = append(parts, fmt.Sprintf("%s %.2f", n, r.Cores[n]))
@@ -159,14 +162,6 @@ func printBenchKafka(w io.Writer, r *benchKafkaReport) {
 	fmt.Fprintf(w, "sink: %.0f batches, %.0f rows on average\n", r.SinkBatches, r.SinkAvgRows)
 	fmt.Fprintf(w, "stored %d of %d (other rows %d): %d missing, %d duplicates\n", r.Stored, r.Events,
 		r.OtherRows, r.Missing, r.Duplicates)
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // benchKafkaRun is one run's identity: its database, symbols and groups.
