@@ -329,8 +329,8 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 	}
 	close(p.ready)
 
-	fmt.Fprintf(p.stdout, "tickflow running\n  WebSocket:  ws://%s/ws   (subscribe: {\"op\":\"subscribe\",\"channels\":[\"trades:*:*\",\"book:binance:BTC-USDT@20\",\"bbo:*:*\"]})\n  metrics:    http://%s/metrics\n  health:     http://%s/healthz\n  SQL:        tickflow sql --data-dir %s \"SELECT count(*) FROM trades\"\n  Kafka:      %s\n",
-		httpAddr, httpAddr, httpAddr, cfg.dataDir, strings.Join(p.brokers, ","))
+	fmt.Fprintf(p.stdout, "tickflow running\n  WebSocket:  ws://%s/ws   (subscribe: {\"op\":\"subscribe\",\"channels\":[\"trades:*:*\",\"book:binance:BTC-USDT@20\",\"bbo:*:*\"]})\n  metrics:    http://%s/metrics\n  health:     http://%s/healthz\n  SQL:        %s\n  Kafka:      %s\n",
+		httpAddr, httpAddr, httpAddr, sqlHint(cfg.clickhouse, cfg.dataDir), strings.Join(p.brokers, ","))
 	if sim != nil {
 		fmt.Fprintf(p.stdout, "  simulator:  ws://%s (binance)\n", sim.Addr())
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/tickflow/tickflow/sink"
@@ -46,4 +47,21 @@ func openRunStore(ctx context.Context, dsn, path string, threads int) (store sin
 		return nil, nil, err
 	}
 	return d, d, nil
+}
+
+// sqlHint is the startup line telling where to query the store.
+func sqlHint(dsn, dataDir string) string {
+	if dsn != "" {
+		return "clickhouse-client (the store is ClickHouse: " + redactDSN(dsn) + ")"
+	}
+	return "tickflow sql --data-dir " + dataDir + " \"SELECT count(*) FROM trades\""
+}
+
+// redactDSN hides a password in a DSN for printing.
+func redactDSN(dsn string) string {
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "clickhouse"
+	}
+	return u.Redacted()
 }
