@@ -16,7 +16,8 @@ type guardKey struct{}
 
 // WithGuard returns a context carrying guard, which a [Store] calls through [CheckGuard] as
 // the last step before each part of a Write becomes durable. guard returns nil while the
-// caller may write (see transport.Assignment.Check).
+// caller may write (see transport.Assignment.Check). It must be safe for concurrent use: a
+// store may run several INSERTs of one Write in parallel.
 func WithGuard(ctx context.Context, guard func() error) context.Context {
 	return context.WithValue(ctx, guardKey{}, guard)
 }
