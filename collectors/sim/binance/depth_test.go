@@ -18,11 +18,27 @@ import (
 // "". When it returns no more frames will come and Stats are final.
 func readFrames(t *testing.T, s *Server, c *websocket.Conn, runFor time.Duration, fn func(stream string, data []byte)) {
 	t.Helper()
+	readFramesUntil(t, s, c, runFor, nil, fn)
+}
+
+// readFramesUntil is readFrames that keeps trading past runFor (up to 10x) until enough
+// reports true: on a loaded machine the simulator produces fewer events per second, and a
+// test's minimum count of checked events must not turn into a flake.
+func readFramesUntil(t *testing.T, s *Server, c *websocket.Conn, runFor time.Duration, enough func() bool, fn func(stream string, data []byte)) {
+	t.Helper()
 	const quiet = 400 * time.Millisecond
-	end := time.Now().Add(runFor)
-	stop := time.AfterFunc(runFor, s.StopTrading)
-	defer stop.Stop()
+	started := time.Now()
+	end := started.Add(runFor)
+	stopped := false
 	for {
+		if !stopped && time.Now().After(end) {
+			if enough == nil || enough() || time.Since(started) > 10*runFor {
+				s.StopTrading()
+				stopped = true
+			} else {
+				end = time.Now().Add(200 * time.Millisecond)
+			}
+		}
 		deadline := time.Now().Add(quiet)
 		if deadline.Before(end) {
 			deadline = end.Add(quiet)
@@ -31,7 +47,7 @@ func readFrames(t *testing.T, s *Server, c *websocket.Conn, runFor time.Duration
 		_, b, err := c.ReadMessage()
 		if err != nil {
 			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() && time.Now().After(end) {
+			if errors.As(err, &ne) && ne.Timeout() && time.Now().After(end) && (stopped || enough == nil || enough() || time.Since(started) > 10*runFor) {
 				s.StopTrading()
 				return
 			}
@@ -69,7 +85,7 @@ func TestDepthConformance(t *testing.T) {
 	s := startServer(t, Config{Seed: 40, Symbols: 6, TradeRate: 4_000, BookLog: &log, WeightPerMinute: 1_000_000})
 	c := dial(t, s, "/stream?streams=btcusdt@depth@100ms/pepeusdt@depth@100ms/ethusdt@depth@100ms/solusdt@depth")
 	cl := newBookClient(t, s, 5000)
-	readFrames(t, s, c, 2500*time.Millisecond, func(stream string, data []byte) {
+	readFramesUntil(t, s, c, 2500*time.Millisecond, func() bool { return cl.applied >= 60 }, func(stream string, data []byte) {
 		if stream == "" {
 			t.Fatalf("malformed frame without faults: %s", data)
 		}
@@ -165,7 +181,7 @@ func TestDepthShallowSnapshot(t *testing.T) {
 	c := dial(t, s, "/stream?streams=btcusdt@depth@100ms/pepeusdt@depth@100ms/ethusdt@depth@100ms")
 	cl := newBookClient(t, s, depth)
 	cl.hashN = depth
-	readFrames(t, s, c, 2*time.Second, func(stream string, data []byte) {
+	readFramesUntil(t, s, c, 2*time.Second, func() bool { return cl.applied >= 45 }, func(stream string, data []byte) {
 		cl.onDepth(decodeDepth(t, data))
 	})
 	n := compareWithTruth(t, cl, parseBookLog(t, log.String()))
@@ -273,7 +289,7 @@ func TestBookTicker(t *testing.T) {
 	cl := newBookClient(t, s, 5000)
 	last := map[string]wireBookTicker{}
 	var tickers, checked int
-	readFrames(t, s, c, 2*time.Second, func(stream string, data []byte) {
+	readFramesUntil(t, s, c, 2*time.Second, func() bool { return checked >= 10 && tickers >= 100 }, func(stream string, data []byte) {
 		if strings.HasSuffix(stream, "@bookTicker") {
 			var m map[string]json.RawMessage
 			if err := json.Unmarshal(data, &m); err != nil || keys(m) != "A,B,a,b,s,u" {
