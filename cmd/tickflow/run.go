@@ -196,10 +196,8 @@ func (p *pipeline) run(ctx context.Context) (err error) {
 		return err
 	}
 	defer timed(log, "sink consumer close", sinkCons.Close)
-	// Batches of up to half a second: a DuckDB write costs ~20% less CPU per row at 50k rows
-	// than at 10k (BENCHMARKS.md); live readers use the gateway, not the store.
+	// Batch limits: the store's (sink.BatchSizer).
 	runner, err := sink.NewRunner(sinkCons, store, sink.Config{Logger: log.With("stage", "sink"), Registerer: p.reg,
-		MaxDelay: runSinkMaxDelay,
 		DeadLetter: func(m transport.Message, reason string) {
 			_ = prod.ProduceWithHeaders(context.Background(), transport.TopicDeadLetter, m.Key, m.Value,
 				[]transport.Header{{Key: "reason", Value: []byte(reason)}, {Key: "source_topic", Value: []byte(m.Topic)}}, nil)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"time"
 
 	"github.com/tickflow/tickflow/sink"
 	"github.com/tickflow/tickflow/sink/clickhouse"
@@ -22,10 +21,6 @@ const runStoreMemoryLimit = "1GB"
 // were written in 0.6x the time, final checkpoint included (BENCHMARKS.md). The price: a
 // restart after a crash replays up to 256MB of WAL (a few seconds).
 const runStoreCheckpointThreshold = "256MB"
-
-// runSinkMaxDelay is how long `tickflow run`'s sink collects a batch (sink.DefaultMaxDelay is
-// 200ms). With ClickHouse larger batches also mean fewer parts.
-const runSinkMaxDelay = 500 * time.Millisecond
 
 // openRunStore opens the store of `tickflow run`: ClickHouse when dsn is set, else the
 // embedded DuckDB file at path. duck is the DuckDB store (for /query), nil for ClickHouse.

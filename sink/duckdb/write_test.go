@@ -330,3 +330,12 @@ func TestFloatColumnsMatchDecimalFloat64(t *testing.T) {
 		}
 	}
 }
+
+// TestBatchLimits: the store asks the sink for half-second batches and leaves rows and bytes
+// to the Runner's defaults.
+func TestBatchLimits(t *testing.T) {
+	var s *Store
+	if l := s.BatchLimits(); l.MaxDelay != 500*time.Millisecond || l.MaxRows != 0 || l.MaxBytes != 0 {
+		t.Fatalf("BatchLimits = %+v", l)
+	}
+}
