@@ -5,14 +5,12 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"math/big"
 	"reflect"
-	"strconv"
 	"time"
-)
 
-const queryTimeLayout = "2006-01-02T15:04:05.999999999Z07:00"
+	"github.com/tickflow/tickflow/sink/queryout"
+)
 
 // WriteCSV writes the rows as CSV (RFC 4180) with a header line. NULL is the empty field;
 // times are RFC 3339 with nanoseconds in UTC; arrays, tuples and maps are JSON.
@@ -66,11 +64,11 @@ func (r *Rows) WriteJSON(w io.Writer) error {
 func queryJSON(v any) any {
 	switch x := v.(type) {
 	case float64:
-		return jsonNum(x)
+		return queryout.JSONFloat(x)
 	case float32:
-		return jsonNum(float64(x))
+		return queryout.JSONFloat(float64(x))
 	case time.Time:
-		return x.UTC().Format(queryTimeLayout)
+		return x.UTC().Format(queryout.TimeLayout)
 	case *big.Int:
 		if x == nil {
 			return nil
@@ -104,41 +102,12 @@ func queryJSON(v any) any {
 	return v
 }
 
-func jsonNum(f float64) any {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	}
-	return f
-}
-
 // queryText renders a value for CSV.
 func queryText(v any) (string, error) {
+	if s, ok := queryout.Text(v); ok {
+		return s, nil
+	}
 	switch x := v.(type) {
-	case nil:
-		return "", nil
-	case string:
-		return x, nil
-	case bool:
-		return strconv.FormatBool(x), nil
-	case int64:
-		return strconv.FormatInt(x, 10), nil
-	case uint64:
-		return strconv.FormatUint(x, 10), nil
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64), nil
-	case float32:
-		return strconv.FormatFloat(float64(x), 'g', -1, 32), nil
-	case int8, int16, int32, int, uint8, uint16, uint32, uint:
-		return fmt.Sprint(x), nil
-	case time.Time:
-		return x.UTC().Format(queryTimeLayout), nil
-	case *big.Int:
-		return x.String(), nil
 	case fmt.Stringer:
 		return x.String(), nil
 	}

@@ -7,13 +7,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"math/big"
 	"sort"
 	"strconv"
 	"time"
 
 	duck "github.com/duckdb/duckdb-go/v2"
+
+	"github.com/tickflow/tickflow/sink/queryout"
 )
 
 // Rows is a materialized query result that can be written as CSV or JSON.
@@ -145,19 +146,17 @@ func (e *errWriter) json(v any) {
 	_, e.err = e.w.Write(b)
 }
 
-const timeLayout = "2006-01-02T15:04:05.999999999Z07:00"
-
 // jsonValue converts a scanned DuckDB value into something encoding/json writes faithfully.
 func jsonValue(v any) any {
 	switch x := v.(type) {
 	case nil, bool, string, int8, int16, int32, int64, int, uint8, uint16, uint32, uint64, uint:
 		return x
 	case float32:
-		return jsonFloat(float64(x))
+		return queryout.JSONFloat(float64(x))
 	case float64:
-		return jsonFloat(x)
+		return queryout.JSONFloat(x)
 	case time.Time:
-		return x.UTC().Format(timeLayout)
+		return x.UTC().Format(queryout.TimeLayout)
 	case []byte:
 		return base64.StdEncoding.EncodeToString(x)
 	case *big.Int:
@@ -198,43 +197,14 @@ func jsonValue(v any) any {
 	return fmt.Sprint(v)
 }
 
-func jsonFloat(f float64) any {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	}
-	return f
-}
-
 // textValue renders a value for CSV.
 func textValue(v any) (string, error) {
+	if s, ok := queryout.Text(v); ok {
+		return s, nil
+	}
 	switch x := v.(type) {
-	case nil:
-		return "", nil
-	case string:
-		return x, nil
-	case bool:
-		return strconv.FormatBool(x), nil
-	case int64:
-		return strconv.FormatInt(x, 10), nil
-	case uint64:
-		return strconv.FormatUint(x, 10), nil
-	case float64:
-		return strconv.FormatFloat(x, 'g', -1, 64), nil
-	case float32:
-		return strconv.FormatFloat(float64(x), 'g', -1, 32), nil
-	case int8, int16, int32, int, uint8, uint16, uint32, uint:
-		return fmt.Sprint(x), nil
-	case time.Time:
-		return x.UTC().Format(timeLayout), nil
 	case []byte:
 		return base64.StdEncoding.EncodeToString(x), nil
-	case *big.Int:
-		return x.String(), nil
 	case duck.Decimal:
 		return decimalText(x), nil
 	case duck.UUID:
