@@ -1,7 +1,6 @@
 package clickhouse
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,25 +14,7 @@ import (
 // WriteCSV writes the rows as CSV (RFC 4180) with a header line. NULL is the empty field;
 // times are RFC 3339 with nanoseconds in UTC; arrays, tuples and maps are JSON.
 func (r *Rows) WriteCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(r.Columns); err != nil {
-		return err
-	}
-	rec := make([]string, len(r.Columns))
-	for _, row := range r.Values {
-		for i, v := range row {
-			s, err := queryText(v)
-			if err != nil {
-				return fmt.Errorf("clickhouse: csv: column %s: %w", r.Columns[i], err)
-			}
-			rec[i] = s
-		}
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
+	return queryout.WriteCSV(w, r.result(), queryText, "clickhouse")
 }
 
 // WriteJSON writes the rows as one JSON object, the same shape as the DuckDB store's:
@@ -43,21 +24,11 @@ func (r *Rows) WriteCSV(w io.Writer) error {
 // 64-bit integers and big numbers are JSON numbers in full precision; NaN and infinities are
 // strings; times are RFC 3339 strings in UTC.
 func (r *Rows) WriteJSON(w io.Writer) error {
-	out := struct {
-		Columns   []string `json:"columns"`
-		Types     []string `json:"types"`
-		Rows      [][]any  `json:"rows"`
-		Truncated bool     `json:"truncated"`
-	}{r.Columns, r.Types, make([][]any, len(r.Values)), r.Truncated}
-	for i, row := range r.Values {
-		jr := make([]any, len(row))
-		for j, v := range row {
-			jr[j] = queryJSON(v)
-		}
-		out.Rows[i] = jr
-	}
-	enc := json.NewEncoder(w)
-	return enc.Encode(out)
+	return queryout.WriteJSON(w, r.result(), queryJSON)
+}
+
+func (r *Rows) result() queryout.Result {
+	return queryout.Result{Columns: r.Columns, Types: r.Types, Values: r.Values, Truncated: r.Truncated}
 }
 
 // queryJSON converts a scanned value into something encoding/json writes faithfully.

@@ -3,13 +3,11 @@ package duckdb
 import (
 	"database/sql"
 	"encoding/base64"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"math/big"
 	"sort"
-	"strconv"
 	"time"
 
 	duck "github.com/duckdb/duckdb-go/v2"
@@ -68,25 +66,7 @@ func readRows(rows *sql.Rows, maxRows int) (*Rows, error) {
 // WriteCSV writes the rows as CSV (RFC 4180) with a header line. NULL is the empty field;
 // timestamps are RFC 3339 with nanoseconds in UTC; BLOBs are base64; nested values are JSON.
 func (r *Rows) WriteCSV(w io.Writer) error {
-	cw := csv.NewWriter(w)
-	if err := cw.Write(r.Columns); err != nil {
-		return err
-	}
-	rec := make([]string, len(r.Columns))
-	for _, row := range r.Values {
-		for i, v := range row {
-			s, err := textValue(v)
-			if err != nil {
-				return fmt.Errorf("duckdb: csv: column %s: %w", r.Columns[i], err)
-			}
-			rec[i] = s
-		}
-		if err := cw.Write(rec); err != nil {
-			return err
-		}
-	}
-	cw.Flush()
-	return cw.Error()
+	return queryout.WriteCSV(w, r.result(), textValue, "duckdb")
 }
 
 // WriteJSON writes the rows as one JSON object:
@@ -97,53 +77,11 @@ func (r *Rows) WriteCSV(w io.Writer) error {
 // are written as JSON numbers in full precision; NaN and infinities as strings; timestamps
 // as RFC 3339 strings in UTC; BLOBs as base64 strings.
 func (r *Rows) WriteJSON(w io.Writer) error {
-	bw := &errWriter{w: w}
-	bw.write(`{"columns":`)
-	bw.json(r.Columns)
-	bw.write(`,"types":`)
-	bw.json(r.Types)
-	bw.write(`,"rows":[`)
-	for ri, row := range r.Values {
-		if ri > 0 {
-			bw.write(",")
-		}
-		bw.write("[")
-		for i, v := range row {
-			if i > 0 {
-				bw.write(",")
-			}
-			bw.json(jsonValue(v))
-		}
-		bw.write("]")
-		if bw.err != nil {
-			return bw.err
-		}
-	}
-	bw.write(`],"truncated":` + strconv.FormatBool(r.Truncated) + "}\n")
-	return bw.err
+	return queryout.WriteJSON(w, r.result(), jsonValue)
 }
 
-type errWriter struct {
-	w   io.Writer
-	err error
-}
-
-func (e *errWriter) write(s string) {
-	if e.err == nil {
-		_, e.err = io.WriteString(e.w, s)
-	}
-}
-
-func (e *errWriter) json(v any) {
-	if e.err != nil {
-		return
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		e.err = err
-		return
-	}
-	_, e.err = e.w.Write(b)
+func (r *Rows) result() queryout.Result {
+	return queryout.Result{Columns: r.Columns, Types: r.Types, Values: r.Values, Truncated: r.Truncated}
 }
 
 // jsonValue converts a scanned DuckDB value into something encoding/json writes faithfully.
