@@ -15,13 +15,6 @@ import (
 // (measured in BENCHMARKS.md); queries share it.
 const runStoreMemoryLimit = "1GB"
 
-// runStoreCheckpointThreshold is DuckDB's checkpoint_threshold in `tickflow run`. Each
-// checkpoint rewrites the tables' open row groups, so DuckDB's 16MB default checkpoints every
-// ~160k trades and spent about a third of the sink's time there; at 256MB the same 2M trades
-// were written in 0.6x the time, final checkpoint included (BENCHMARKS.md). The price: a
-// restart after a crash replays up to 256MB of WAL (a few seconds).
-const runStoreCheckpointThreshold = "256MB"
-
 // openRunStore opens the store of `tickflow run`: ClickHouse when dsn is set, else the
 // embedded DuckDB file at path. duck is the DuckDB store (for /query), nil for ClickHouse.
 func openRunStore(ctx context.Context, dsn, path string, threads int) (store sink.Store, duck *duckdb.Store, err error) {
@@ -36,8 +29,7 @@ func openRunStore(ctx context.Context, dsn, path string, threads int) (store sin
 		}
 		return ch, nil, nil
 	}
-	d, err := duckdb.Open(ctx, duckdb.Config{Path: path, Threads: threads, MemoryLimit: runStoreMemoryLimit,
-		CheckpointThreshold: runStoreCheckpointThreshold})
+	d, err := duckdb.Open(ctx, duckdb.Config{Path: path, Threads: threads, MemoryLimit: runStoreMemoryLimit})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -21,7 +21,7 @@ import (
 // the watermark and offset upserts and the commit, for batches of fresh trades spread over
 // 200 instruments. rows/s is the number to watch; rows/cpu-s (rows per CPU-second of the
 // process) is steadier on a shared machine. TICKFLOW_BENCH_CHECKPOINT sets DuckDB's
-// checkpoint_threshold ("64MB"; default DuckDB's 16MB), TICKFLOW_BENCH_THREADS its threads.
+// checkpoint_threshold ("16MB" for DuckDB's own; default DefaultCheckpointThreshold), TICKFLOW_BENCH_THREADS its threads.
 //
 // Compare runs with benchstat:
 //
