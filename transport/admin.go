@@ -187,6 +187,24 @@ func EndOffsets(ctx context.Context, brokers []string, topic string) (map[int]in
 	for _, p := range parts {
 		req.Topics[topic] = append(req.Topics[topic], kafka.LastOffsetOf(p))
 	}
+	// A topic created a moment ago may answer "not leader" until its leaders are elected:
+	// retriable errors are retried for a while.
+	backoff := 50 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		out, err := listEnds(ctx, cl, req, topic)
+		if err == nil || attempt >= 10 || !retriable(err) || ctx.Err() != nil {
+			return out, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, time.Second)
+	}
+}
+
+func listEnds(ctx context.Context, cl *kafka.Client, req *kafka.ListOffsetsRequest, topic string) (map[int]int64, error) {
 	res, err := cl.ListOffsets(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("transport: list offsets of %s: %w", topic, err)
