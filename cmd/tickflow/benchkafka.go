@@ -11,11 +11,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -51,6 +54,8 @@ type benchKafkaConfig struct {
 	reportOut  string
 	chPIDFile  string
 	kafkaPID   string
+	profileDir string
+	profileFor time.Duration
 }
 
 // benchKafkaReport is what `tickflow bench-kafka` prints (and writes as JSON with --report).
@@ -99,11 +104,13 @@ func cmdBenchKafka(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.DurationVar(&c.batchDelay, "batch-delay", 0, "passed to tickflow sink --batch-delay (0: the sink's default for ClickHouse)")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Minute, "fail when the run has not stored every trade by then")
 	fs.Float64Var(&c.minRate, "min-per-sec", 0, "fail unless the catch-up rate reaches this (0: no check)")
-	fs.BoolVar(&c.noViews, "drop-candle-views", false, "drop the candle materialized views of the bench database before the run (measures what they cost)")
+	fs.BoolVar(&c.noViews, "drop-candle-views", false, "drop the candle materialized view (clickhouse.CandleFeedView) of the bench database before the run (measures what candles cost)")
 	fs.BoolVar(&c.keep, "keep", false, "keep the database after the run (default: dropped)")
 	fs.StringVar(&c.logLevel, "log-level", "warn", "log level of the normalize and sink processes (their logs go to stderr)")
 	fs.StringVar(&c.reportOut, "report", "", "also write the report as JSON to this file")
 	fs.StringVar(&c.chPIDFile, "clickhouse-pid-file", "/tmp/tickflow-ci/clickhouse/clickhouse.pid", "ClickHouse server's pid file, for its CPU in the report (missing: not reported)")
+	fs.StringVar(&c.profileDir, "profile-dir", "", "write CPU profiles of the sink and normalizer processes (from their /debug/pprof/profile, starting 3 s into the run) to <dir>/<process>.pprof")
+	fs.DurationVar(&c.profileFor, "profile-for", 10*time.Second, "how long --profile-dir profiles each process")
 	fs.StringVar(&c.kafkaPID, "kafka-pid-file", "/tmp/tickflow-ci/kafka/kafka.pid", "Kafka broker's pid file, for its CPU in the report (missing: not reported)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: tickflow bench-kafka [--mode sink|e2e] [--events N] [flags]\n\nPreloads N trades into a real Kafka, then runs the sink (and for e2e the normalizer) as\nseparate processes into a fresh ClickHouse database and measures until every trade is\nstored; then checks every trade id is stored exactly once. The e2e normalizer resumes from\nthe venue's latest checkpoint on the shared raw topic: raw records other runs left after it\nare normalized too (reported as other rows); use a quiet broker for clean numbers.")
@@ -226,10 +233,8 @@ func benchKafka(ctx context.Context, c benchKafkaConfig, log *slog.Logger, stder
 		_ = conn.Close()
 	}()
 	if c.noViews {
-		for _, iv := range clickhouse.CandleIntervals {
-			if err := conn.Exec(ctx, "DROP TABLE candles_"+string(iv)+"_mv"); err != nil {
-				return nil, errors.Join(fmt.Errorf("drop candle view: %w", err), store.Close())
-			}
+		if err := conn.Exec(ctx, "DROP TABLE "+clickhouse.CandleFeedView); err != nil {
+			return nil, errors.Join(fmt.Errorf("drop candle view: %w", err), store.Close())
 		}
 	}
 	var start []transport.Offset
@@ -301,11 +306,11 @@ func benchKafka(ctx context.Context, c benchKafkaConfig, log *slog.Logger, stder
 		procs = append(procs, p)
 		return nil
 	}
-	sinkMetrics := freePort()
+	sinkMetrics, normMetrics := freePort(), freePort()
 	tStart := time.Now()
 	if c.mode == "e2e" {
 		if err := startProc("normalize", "normalize", "--kafka-brokers", c.brokers, "--venues", "binance",
-			"--group", "tickflow-bench-"+run.id+"-normalizer", "--metrics-addr", freePort(),
+			"--group", "tickflow-bench-"+run.id+"-normalizer", "--metrics-addr", normMetrics,
 			"--log-level", c.logLevel); err != nil {
 			return nil, err
 		}
@@ -321,6 +326,14 @@ func benchKafka(ctx context.Context, c benchKafkaConfig, log *slog.Logger, stder
 	}
 	if err := startProc("sink", sinkArgs...); err != nil {
 		return nil, err
+	}
+	if c.profileDir != "" {
+		addrs := map[string]string{"sink": sinkMetrics}
+		if c.mode == "e2e" {
+			addrs["normalize"] = normMetrics
+		}
+		profiled := profileProcs(ctx, c.profileDir, c.profileFor, addrs, log)
+		defer func() { <-profiled }()
 	}
 	// The servers' CPU is reported too (they share the machine with the processes).
 	external := map[string]int{}
@@ -582,4 +595,55 @@ func preloadRaw(ctx context.Context, brokers []string, run *benchKafkaRun, c ben
 		}
 	}
 	return bp.close()
+}
+
+// profileProcs fetches a CPU profile of d from each process's /debug/pprof/profile (addrs:
+// process name -> ops address), starting 3 s from now, into dir/<name>.pprof. The returned
+// channel is closed when all are written (or failed, which is logged).
+func profileProcs(ctx context.Context, dir string, d time.Duration, addrs map[string]string, log *slog.Logger) <-chan struct{} {
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for name, addr := range addrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := fetchProfile(ctx, filepath.Join(dir, name+".pprof"), addr, d); err != nil {
+				log.Warn("cpu profile", "process", name, "err", err)
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(done) }()
+	return done
+}
+
+func fetchProfile(ctx context.Context, path, addr string, d time.Duration) error {
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(3 * time.Second):
+	}
+	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(1, int(d.Seconds())))
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		return errors.Join(err, f.Close())
+	}
+	return f.Close()
 }

@@ -7,13 +7,16 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 )
 
 // Candles (OHLCV bars) of 1 second, 1 minute and 1 hour are kept by materialized views on
-// trades (migration 0002): every INSERT into trades also inserts aggregate states into
-// candles_1s, candles_1m and candles_1h (AggregatingMergeTree), keyed by (venue, symbol,
-// bucket, parser_version); candles_<interval>_v merges them and shows, per bucket, the newest
-// parser_version.
+// trades (migrations 0002 and 0003): every INSERT into trades is aggregated once, by
+// CandleFeedView, into 1-second states, which three views merge into candles_1s, candles_1m
+// and candles_1h (AggregatingMergeTree), keyed by (venue, symbol, bucket, parser_version);
+// candles_<interval>_v merges them and shows, per bucket, the newest parser_version. An
+// INSERT straight into a candle table (RebuildCandles) reaches no other view.
 //
 // A view counts what is inserted, not what trades_v shows, so it drifts from the
 // deduplicated trades when
@@ -33,6 +36,11 @@ import (
 // recomputes a whole range. Run ReconcileCandles on closed intervals (older than the sink's
 // flush interval plus the latest trade delay you accept): trades inserted into a bucket
 // while it is being rebuilt may be counted twice until the next reconciliation.
+
+// CandleFeedView is the materialized view that aggregates every INSERT into trades into the
+// 1-second states all three candle tables are merged from. Dropping it stops candle
+// maintenance (RebuildCandles fills the range later); bench-kafka --drop-candle-views does.
+const CandleFeedView = "candles_feed_mv"
 
 // CandleInterval names one of the candle tables.
 type CandleInterval string
@@ -119,6 +127,19 @@ ORDER BY venue, symbol, trade_id_num, trade_id_text, parser_version DESC, epoch,
 LIMIT 1 BY venue, symbol, trade_id_num, trade_id_text`
 }
 
+// candleOrderKey is the SQL of the string that orders trades for open and close (migration
+// 0003): trade time tNs (Unix ns), epoch, seq and idx, each big-endian (8, 8, 8 and 4 bytes),
+// so comparing the strings compares (tNs, epoch, seq, idx). The server compares argMin/argMax
+// states of a string with memcmp, those of a tuple field by field (it cost the trade INSERTs
+// about 0.8 µs a row). toFixedString pads reinterpretAsString's little-endian bytes, which
+// drop trailing zero bytes, back to the full width.
+func candleOrderKey(tNs string) string {
+	return "concat(reverse(toFixedString(reinterpretAsString(" + tNs + "), 8)), " +
+		"reverse(toFixedString(reinterpretAsString(epoch), 8)), " +
+		"reverse(toFixedString(reinterpretAsString(seq), 8)), " +
+		"reverse(toFixedString(reinterpretAsString(idx), 4)))"
+}
+
 // rebuildCandlesSQL inserts the candles of dedupTradesSQL's trades, restricted to the
 // buckets of an array parameter when buckets is set (has(?, toUInt32(b))).
 func rebuildCandlesSQL(d Dialect, iv CandleInterval, filtered, buckets bool) string {
@@ -128,8 +149,8 @@ func rebuildCandlesSQL(d Dialect, iv CandleInterval, filtered, buckets bool) str
 	}
 	return `INSERT INTO ` + iv.table() + ` (venue, symbol, bucket, parser_version, open, high, low,
     close, volume, quote_volume, buy_volume, trades)
-SELECT venue, symbol, b, max(pv), argMinState(price, (t_ns, epoch, seq, idx)), maxState(price),
-       minState(price), argMaxState(price, (t_ns, epoch, seq, idx)), sumState(qty),
+SELECT venue, symbol, b, max(pv), argMinState(price, ` + candleOrderKey("t_ns") + `), maxState(price),
+       minState(price), argMaxState(price, ` + candleOrderKey("t_ns") + `), sumState(qty),
        sumState(price * qty), sumState(if(side = 'buy', qty, 0.)), countState()
 FROM (` + dedupTradesSQL(d, iv, filtered) + `)` + outer + `
 GROUP BY venue, symbol, b`
@@ -149,6 +170,30 @@ func alignRange(iv CandleInterval, from, to time.Time) (time.Time, time.Time, er
 		return from, to, fmt.Errorf("clickhouse: candle range [%s, %s) is empty", from, to)
 	}
 	return from, to.UTC(), nil
+}
+
+// rebuildAllCandles fills the candle tables from the deduplicated trades, one UTC day of
+// trade time at a time: migration 0003 creates them anew (postMigration).
+func rebuildAllCandles(ctx context.Context, conn driver.Conn, d Dialect) error {
+	var n uint64
+	var lo, hi int64
+	if err := conn.QueryRow(ctx, "SELECT count(), min(t), max(t) FROM (SELECT "+tradeTimeNs(d)+
+		" AS t FROM trades)").Scan(&n, &lo, &hi); err != nil {
+		return fmt.Errorf("clickhouse: rebuild candles: trade time range: %w", err)
+	}
+	if n == 0 {
+		return nil
+	}
+	const day = int64(24 * time.Hour)
+	for _, iv := range CandleIntervals {
+		for from := lo - lo%day; from <= hi; from += day {
+			if err := conn.Exec(ctx, rebuildCandlesSQL(d, iv, false, false), from, from+day); err != nil {
+				return fmt.Errorf("clickhouse: rebuild %s from %s: %w", iv.table(),
+					time.Unix(0, from).UTC().Format(time.DateOnly), err)
+			}
+		}
+	}
+	return nil
 }
 
 // RebuildCandles recomputes the iv candles of buckets in [from, to) (rounded out to whole

@@ -90,6 +90,8 @@ type Config struct {
 
 	// dial, when set (tests), replaces the TCP dialer.
 	dial func(ctx context.Context, addr string) (net.Conn, error)
+	// schemaLimit, when set (tests of upgrades), is the last migration Open applies.
+	schemaLimit int
 }
 
 var dbNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)

@@ -124,8 +124,8 @@ func appliedMigrations(ctx context.Context, conn driver.Conn) ([]appliedMigratio
 // database; an existing one keeps its own, which migrate returns). ClickHouse has no
 // transactional DDL: every statement is idempotent (IF NOT EXISTS), a migration is recorded
 // after all its statements ran, and one interrupted half-way runs again whole at the next
-// Open.
-func migrate(ctx context.Context, conn driver.Conn, want Dialect, server serverVersion) (Dialect, int, error) {
+// Open. limit > 0 stops after migration limit (tests of upgrades).
+func migrate(ctx context.Context, conn driver.Conn, want Dialect, server serverVersion, limit int) (Dialect, int, error) {
 	if err := conn.Exec(ctx, schemaMigrationsDDL); err != nil {
 		return "", 0, fmt.Errorf("clickhouse: create schema_migrations: %w", err)
 	}
@@ -160,11 +160,19 @@ func migrate(ctx context.Context, conn driver.Conn, want Dialect, server serverV
 				a.version, a.name, a.dialect, m.version, m.name)
 		}
 	}
+	if limit > 0 && limit < len(ms) {
+		ms = ms[:max(limit, len(applied))]
+	}
 	for _, m := range ms[len(applied):] {
 		for _, st := range m.statements {
 			if err := conn.Exec(ctx, st); err != nil {
 				return "", 0, fmt.Errorf("clickhouse: migration %04d_%s (%s): %w\n%s", m.version,
 					m.name, d, err, st)
+			}
+		}
+		if post := postMigration[m.version]; post != nil {
+			if err := post(ctx, conn, d); err != nil {
+				return "", 0, fmt.Errorf("clickhouse: migration %04d_%s (%s): %w", m.version, m.name, d, err)
 			}
 		}
 		// INSERT ... VALUES through Exec never returns on 18.16 (the server waits for a data
@@ -176,6 +184,12 @@ func migrate(ctx context.Context, conn driver.Conn, want Dialect, server serverV
 		}
 	}
 	return d, len(ms), nil
+}
+
+// postMigration holds what runs after a migration's statements and before it is recorded
+// (so an interrupted run repeats both): data moves the SQL files cannot express.
+var postMigration = map[int]func(ctx context.Context, conn driver.Conn, d Dialect) error{
+	3: rebuildAllCandles, // 0003 created the candle tables anew
 }
 
 // serverVersion is a ClickHouse version as major.minor.patch.
