@@ -133,12 +133,10 @@ func (g *GroupRunner) generation(a *transport.Assignment) error {
 	log.Info("consuming assigned partitions", "partitions", len(offs), "took_over_in", time.Since(start).Round(time.Millisecond))
 	g.r.src = src
 	err = g.r.Run(wctx)
-	if n := g.r.msgs; n > 0 {
+	if n := g.r.drop(); n > 0 {
 		// Left unwritten (fenced, or the final write failed): the partitions' next owner —
 		// possibly this member again — re-reads them from the stored offsets.
 		g.dropped.Add(float64(n))
-		g.r.batch.Reset()
-		g.r.msgs, g.r.bytes = 0, 0
 	}
 	switch {
 	case errors.Is(err, ErrFenced):

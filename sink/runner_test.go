@@ -80,6 +80,9 @@ type memStore struct {
 	writes    []int // events per successful write
 	failures  int   // fail this many writes first
 	failErr   error
+	gate      chan struct{} // when set, each Write waits to receive from it first
+	active    int           // Writes running now
+	maxActive int           // most Writes ever running at once
 }
 
 func newMemStore() *memStore {
@@ -87,6 +90,23 @@ func newMemStore() *memStore {
 }
 
 func (s *memStore) Write(ctx context.Context, b *Batch) (WriteResult, error) {
+	s.mu.Lock()
+	gate := s.gate
+	s.active++
+	s.maxActive = max(s.maxActive, s.active)
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.active--
+		s.mu.Unlock()
+	}()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return WriteResult{}, ctx.Err()
+		}
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.failures > 0 {
@@ -485,6 +505,130 @@ func TestRunnerSourceErrorFlushesFirst(t *testing.T) {
 			t.Fatalf("writes %v: the batch in flight must be written", writes)
 		}
 		h.cancel()
+	})
+}
+
+// TestRunnerDecodesWhileWriting: while a batch is being written the Runner fills the next
+// one, but writes it only after the first write returned — one Write at a time, in order.
+func TestRunnerDecodesWhileWriting(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gate := make(chan struct{})
+		h := start(t, Config{MaxRows: 10, MaxDelay: time.Hour})
+		h.store.mu.Lock()
+		h.store.gate = gate
+		h.store.mu.Unlock()
+		h.src.push(transport.TopicTrades, 0, trades(1, 25)...)
+		synctest.Wait()
+		pending := func() int {
+			h.src.mu.Lock()
+			defer h.src.mu.Unlock()
+			return len(h.src.pending)
+		}
+		// Batch 1 is in its Write, batch 2 decoded and waiting for it.
+		if writes, _, _ := h.store.snapshot(); len(writes) != 0 || pending() != 5 {
+			t.Fatalf("writes %v, %d messages not polled; want none written and 5", writes, pending())
+		}
+		gate <- struct{}{} // batch 1 lands, batch 2's Write starts, the rest is polled
+		synctest.Wait()
+		if writes, _, _ := h.store.snapshot(); !slices.Equal(writes, []int{10}) || pending() != 0 {
+			t.Fatalf("writes %v, %d messages not polled; want [10] and 0", writes, pending())
+		}
+		close(gate)
+		h.stop(t)
+		writes, n, off := h.store.snapshot()
+		if !slices.Equal(writes, []int{10, 10, 5}) || n != 25 {
+			t.Fatalf("writes %v (%d trades), want [10 10 5]", writes, n)
+		}
+		if got := off[transport.TopicPartition{Topic: transport.TopicTrades}]; got != 25 {
+			t.Fatalf("stored next offset %d, want 25", got)
+		}
+		if h.store.maxActive != 1 {
+			t.Fatalf("%d Writes ran at once, want 1", h.store.maxActive)
+		}
+	})
+}
+
+// TestRunnerWritesNothingAfterAFailedWrite: when a handed-over batch cannot be written, no
+// later batch is (its offsets would skip the failed batch's messages); Run returns the error
+// and drop discards both batches.
+func TestRunnerWritesNothingAfterAFailedWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		h := start(t, Config{MaxRows: 10, MaxDelay: time.Hour, WriteAttempts: 1})
+		h.store.mu.Lock()
+		h.store.failures, h.store.failErr = 1, errors.New("disk full")
+		h.store.mu.Unlock()
+		h.src.push(transport.TopicTrades, 0, trades(1, 25)...)
+		err := <-h.done
+		if err == nil || !strings.Contains(err.Error(), "disk full") {
+			t.Fatalf("run error %v, want the failed write's", err)
+		}
+		synctest.Wait()
+		if writes, _, off := h.store.snapshot(); len(writes) != 0 || len(off) != 0 {
+			t.Fatalf("writes %v, offsets %v after the first write failed; want none", writes, off)
+		}
+		if n := h.runner.drop(); n < 10 {
+			t.Fatalf("drop discarded %d messages, want the failed batch's 10 and any after", n)
+		}
+		h.cancel()
+	})
+}
+
+// TestRunnerStopWaitsForTheWriteInFlight: stopping while a batch is being written lets the
+// write finish, then writes the batch being filled.
+func TestRunnerStopWaitsForTheWriteInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gate := make(chan struct{})
+		h := start(t, Config{MaxRows: 10, MaxDelay: time.Hour, FlushTimeout: time.Minute})
+		h.store.mu.Lock()
+		h.store.gate = gate
+		h.store.mu.Unlock()
+		h.src.push(transport.TopicTrades, 0, trades(1, 15)...)
+		synctest.Wait()
+		h.cancel()
+		synctest.Wait()
+		time.Sleep(30 * time.Second) // well within FlushTimeout: the write is not cancelled
+		close(gate)
+		if err := <-h.done; err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		writes, n, off := h.store.snapshot()
+		if !slices.Equal(writes, []int{10, 5}) || n != 15 {
+			t.Fatalf("writes %v (%d trades), want [10 5]", writes, n)
+		}
+		if got := off[transport.TopicPartition{Topic: transport.TopicTrades}]; got != 15 {
+			t.Fatalf("stored next offset %d, want 15", got)
+		}
+	})
+}
+
+// TestRunnerFinalFlushRetriesTheFailedWrite: a write in flight that fails while the Runner
+// stops is retried by the final flush before the batch being filled is written.
+func TestRunnerFinalFlushRetriesTheFailedWrite(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		gate := make(chan struct{})
+		h := start(t, Config{MaxRows: 10, MaxDelay: time.Hour, WriteAttempts: 1})
+		h.store.mu.Lock()
+		h.store.gate = gate
+		h.store.failures, h.store.failErr = 1, errors.New("connection reset")
+		h.store.mu.Unlock()
+		h.src.push(transport.TopicTrades, 0, trades(1, 15)...)
+		synctest.Wait()
+		h.store.mu.Lock()
+		h.store.gate = nil // the final flush's writes pass
+		h.store.mu.Unlock()
+		h.cancel()
+		synctest.Wait()
+		gate <- struct{}{} // the write in flight fails
+		if err := <-h.done; err != nil {
+			t.Fatalf("run: %v", err)
+		}
+		writes, n, off := h.store.snapshot()
+		if !slices.Equal(writes, []int{10, 5}) || n != 15 {
+			t.Fatalf("writes %v (%d trades), want [10 5]", writes, n)
+		}
+		if got := off[transport.TopicPartition{Topic: transport.TopicTrades}]; got != 15 {
+			t.Fatalf("stored next offset %d, want 15", got)
+		}
 	})
 }
 
