@@ -171,6 +171,7 @@ func (c *Consumer) fetchLoop(ctx context.Context, tp TopicPartition, next int64)
 			return
 		}
 	}
+	sizeHint := 0 // messages in the last chunk: the next one is sized for them
 	for {
 		fctx, cancel := context.WithTimeout(ctx, c.cfg.MaxWait+30*time.Second)
 		res, err := c.client.Fetch(fctx, &kafka.FetchRequest{Topic: tp.Topic, Partition: tp.Partition, Offset: next,
@@ -197,8 +198,9 @@ func (c *Consumer) fetchLoop(ctx context.Context, tp TopicPartition, next int64)
 			continue
 		}
 		lastErr = ""
-		chunk, rerr := readChunk(res.Records, tp, next)
+		chunk, rerr := readChunk(res.Records, tp, next, sizeHint)
 		closeRecords(res.Records)
+		sizeHint = len(chunk)
 		c.setHigh(tp, res.HighWatermark)
 		if rerr != nil && len(chunk) == 0 {
 			if !retry("read records", rerr) {
@@ -223,7 +225,10 @@ func (c *Consumer) fetchLoop(ctx context.Context, tp TopicPartition, next int64)
 
 // readChunk reads a fetch response's records at or after next into messages whose keys
 // and values share one arena (Kafka may return a batch starting before next).
-func readChunk(rr kafka.RecordReader, tp TopicPartition, next int64) ([]Message, error) {
+// The message slice starts with room for hint messages plus an eighth (fetches of a busy
+// partition are alike; growing a 50,000-message chunk by doubling cost the sink ~10% of its
+// CPU in copies and GC).
+func readChunk(rr kafka.RecordReader, tp TopicPartition, next int64, hint int) ([]Message, error) {
 	var msgs []Message
 	var arena []byte
 	for {
@@ -255,7 +260,7 @@ func readChunk(rr kafka.RecordReader, tp TopicPartition, next int64) ([]Message,
 			}
 		}
 		if msgs == nil {
-			msgs = make([]Message, 0, 64)
+			msgs = make([]Message, 0, max(64, hint+hint/8))
 		}
 		msgs = append(msgs, m)
 	}

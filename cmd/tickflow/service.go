@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"sync/atomic"
 	"time"
 
@@ -63,7 +64,7 @@ func (s *serviceFlags) groupConfig(topics []string, balancer string) transport.G
 		RebalanceTimeout: max(30*time.Second, s.session)}
 }
 
-// serviceHTTP serves /metrics, /healthz and /readyz of a separate service.
+// serviceHTTP serves /metrics, /healthz, /readyz and /debug/pprof/ of a separate service.
 type serviceHTTP struct {
 	reg   *prometheus.Registry
 	ready atomic.Bool
@@ -86,6 +87,9 @@ func newServiceHTTP(addr string, log *slog.Logger) (*serviceHTTP, error) {
 		}
 		io.WriteString(w, "ready\n")
 	})
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen on --metrics-addr %s: %w (pick another address)", addr, err)
