@@ -407,6 +407,10 @@ func TestIntegrationSinkKill(t *testing.T) {
 	}
 	t.Logf("killed the sink %d times in %v", kills, time.Since(start).Round(time.Second))
 	final := e.start("sink", e.sinkArgs(group, freeAddr(t))...)
+	waitFor(t, 60*time.Second, "final sink ready", func() bool { _, err := httpGet(final.addr, "/readyz"); return err == nil })
+	if n := final.metric("tickflow_sink_reloads_total"); n < 1 {
+		t.Fatalf("sink ready with %v take-overs: /readyz must wait for the first assignment", n)
+	}
 	time.Sleep(2 * time.Second)
 	rep := e.stopLoad(lg)
 	t.Logf("loadgen: %d trades at %.0f/s", rep.total(), rep.Rate)

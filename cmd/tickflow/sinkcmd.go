@@ -121,6 +121,7 @@ func runSink(ctx context.Context, cfg sinkFlags, log *slog.Logger) error {
 		if err := c.Assign(offs); err != nil {
 			return nil, errors.Join(err, c.Close())
 		}
+		h.ready.Store(true) // ready once it has taken over its first assignment
 		return c, nil
 	}
 	gr, err := sink.NewGroupRunner(store, open, sink.Config{MaxRows: cfg.batchRows, MaxDelay: cfg.batchDelay,
@@ -132,7 +133,6 @@ func runSink(ctx context.Context, cfg sinkFlags, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	h.ready.Store(true)
 	log.Info("sink running", "group", cfg.svc.group, "topics", topics, "metrics", "http://"+h.addr+"/metrics")
 	// On SIGTERM Run writes the batch in flight with its offsets and leaves the group.
 	if err := gr.Run(ctx, g); err != nil {
