@@ -27,6 +27,12 @@ type Metrics struct {
 	rec  map[[2]string]prometheus.Counter
 	ev   map[[2]string]prometheus.Counter
 	ages map[string]prometheus.Observer
+	// the children of the venue seen first, by type/kind, without hashing (a normalizer
+	// serves one venue; the maps serve any other)
+	hotVenue string
+	hotRec   [256]prometheus.Counter
+	hotEv    [256]prometheus.Counter
+	hotAge   prometheus.Observer
 }
 
 // NewMetrics creates and registers the normalizer metrics (reg may be nil).
@@ -48,7 +54,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		checkpoints: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_normalizer_checkpoints_total",
 			Help: "Checkpoints written."}, []string{"venue"}),
 		ageV: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "tickflow_normalizer_event_age_seconds",
-			Help:    "Time from raw receive to normalized event.",
+			Help:    "Time from raw receive to normalized event (taken when the normalizer polled the raw record's batch).",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 18)}, []string{"venue"}),
 		crossedV: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_normalizer_crossed_books_total",
 			Help: "Books found crossed after an update (invalidated and resynced)."}, []string{"venue"}),
@@ -79,34 +85,64 @@ func (m *Metrics) forNormalizer() *Metrics {
 	c.rec = map[[2]string]prometheus.Counter{}
 	c.ev = map[[2]string]prometheus.Counter{}
 	c.ages = map[string]prometheus.Observer{}
+	c.hotVenue, c.hotRec, c.hotEv, c.hotAge = "", [256]prometheus.Counter{}, [256]prometheus.Counter{}, nil
 	return &c
 }
 
+// hot reports whether venue is the one of the hot caches (claiming them for the first venue).
+func (m *Metrics) hot(venue string) bool {
+	if m.hotVenue == "" {
+		m.hotVenue = venue
+	}
+	return venue == m.hotVenue
+}
+
 func (m *Metrics) records(venue string, t md.RawType) prometheus.Counter {
+	hot := m.hot(venue)
+	if hot && m.hotRec[t] != nil {
+		return m.hotRec[t]
+	}
 	k := [2]string{venue, t.String()}
 	c, ok := m.rec[k]
 	if !ok {
 		c = m.recordsV.WithLabelValues(k[0], k[1])
 		m.rec[k] = c
 	}
+	if hot {
+		m.hotRec[t] = c
+	}
 	return c
 }
 
 func (m *Metrics) emitted(venue string, kind md.Kind) prometheus.Counter {
+	hot := m.hot(venue)
+	if hot && m.hotEv[kind] != nil {
+		return m.hotEv[kind]
+	}
 	k := [2]string{venue, kind.String()}
 	c, ok := m.ev[k]
 	if !ok {
 		c = m.eventsV.WithLabelValues(k[0], k[1])
 		m.ev[k] = c
 	}
+	if hot {
+		m.hotEv[kind] = c
+	}
 	return c
 }
 
 func (m *Metrics) age(venue string) prometheus.Observer {
+	hot := m.hot(venue)
+	if hot && m.hotAge != nil {
+		return m.hotAge
+	}
 	o, ok := m.ages[venue]
 	if !ok {
 		o = m.ageV.WithLabelValues(venue)
 		m.ages[venue] = o
+	}
+	if hot {
+		m.hotAge = o
 	}
 	return o
 }

@@ -85,6 +85,7 @@ type Normalizer struct {
 	st        state
 	dec       *md.Decoder
 	rec       md.RawRecord
+	now       int64 // Unix ns when the record's batch was polled (event age)
 	out       collectors.Output
 	free      freelist.List[outMsg] // event buffers, back once acknowledged
 	failed    atomic.Pointer[error]
@@ -167,6 +168,7 @@ func (n *Normalizer) Run(ctx context.Context) error {
 		if err != nil {
 			break // ctx done
 		}
+		n.now = time.Now().UnixNano()
 		for i := range msgs {
 			if err := n.process(batchCtx, &msgs[i]); err != nil {
 				return err
@@ -368,7 +370,7 @@ func appendKey(dst []byte, venue, symbol string) []byte {
 func (n *Normalizer) emitTrade(ctx context.Context, t *md.Trade) error {
 	o := n.msg()
 	o.val = md.AppendTrade(o.val[:0], t)
-	n.m.age(t.Venue).Observe(float64(time.Now().UnixNano()-t.RecvTime) / 1e9)
+	n.m.age(t.Venue).Observe(float64(n.now-t.RecvTime) / 1e9)
 	return n.emit(ctx, o, &t.Header, md.KindTrade, transport.TopicTrades)
 }
 

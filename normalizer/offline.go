@@ -77,6 +77,7 @@ func (o *Offline) ParserVersion() uint16 { return o.n.version }
 // malformed records go to Reject.
 func (o *Offline) Process(ctx context.Context, rec *md.RawRecord) error {
 	o.msg.Value = md.AppendRaw(o.msg.Value[:0], rec)
+	o.n.now = time.Now().UnixNano()
 	return o.n.process(ctx, &o.msg)
 }
 
