@@ -71,7 +71,7 @@ func cmdNormalize(ctx context.Context, args []string, stdout, stderr io.Writer) 
 		return err
 	}
 	log = log.With("stage", "normalizer")
-	applyGCDefaults() // as in `tickflow run` (gc.go)
+	applyGCDefaults(defaultGCPercent, defaultMemoryLimit) // as in `tickflow run` (gc.go)
 	h, err := newServiceHTTP(cfg.svc.metricsAddr, log)
 	if err != nil {
 		return err

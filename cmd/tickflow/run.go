@@ -131,7 +131,7 @@ func cmdRun(ctx context.Context, args []string, stdout, stderr io.Writer) error 
 	if err != nil {
 		return err
 	}
-	applyGCDefaults()
+	applyGCDefaults(defaultGCPercent, defaultMemoryLimit)
 	p := &pipeline{cfg: cfg, log: log, stdout: stdout}
 	return p.run(ctx)
 }

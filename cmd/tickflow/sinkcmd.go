@@ -77,9 +77,9 @@ func cmdSink(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	log = log.With("stage", "sink")
-	// GOGC 200 and a 1 GiB soft limit, as in `tickflow run`: the sink spent 40% of its CPU in
-	// the collector at GOGC 100 (2.3-2.7 instead of 3.5 µs per stored row; BENCHMARKS.md).
-	applyGCDefaults()
+	// GOGC 400 and a 2 GiB soft limit (gc.go): the sink spent 40% of its CPU in the collector
+	// at GOGC 100 and over half at 200 with 250,000-row batches (BENCHMARKS.md).
+	applyGCDefaults(sinkGCPercent, sinkMemoryLimit)
 	return runSink(ctx, cfg, log)
 }
 
