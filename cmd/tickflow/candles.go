@@ -40,9 +40,9 @@ func parseCandlesArgs(args []string, now time.Time, stderr io.Writer) (candlesOp
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `usage: tickflow candles reconcile|rebuild --clickhouse-dsn DSN [flags]
 
-The candle tables (candles_1s/1m/1h) are kept by materialized views, which count what is
-inserted, not what trades_v shows (rows inserted twice outside the sink, partly
-re-normalized buckets). reconcile compares every bucket of the range (rounded out to whole
+The candle bars (table candles, read through candles_1s_v, candles_1m_v and candles_1h_v)
+are kept by materialized views, which count what is inserted, not what trades_v shows (rows
+inserted twice outside the sink, partly re-normalized buckets). reconcile compares every bucket of the range (rounded out to whole
 buckets) with the deduplicated trades and rebuilds exactly the buckets that differ; run it
 periodically (a cron job) over closed intervals. rebuild recomputes the whole range.
 (sink/clickhouse/SCHEMA.md, "Candles")`)

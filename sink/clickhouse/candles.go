@@ -3,8 +3,10 @@ package clickhouse
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -12,11 +14,12 @@ import (
 )
 
 // Candles (OHLCV bars) of 1 second, 1 minute and 1 hour are kept by materialized views on
-// trades (migrations 0002 and 0003): every INSERT into trades is aggregated once, by
-// CandleFeedView, into 1-second states, which three views merge into candles_1s, candles_1m
-// and candles_1h (AggregatingMergeTree), keyed by (venue, symbol, bucket, parser_version);
-// candles_<interval>_v merges them and shows, per bucket, the newest parser_version. An
-// INSERT straight into a candle table (RebuildCandles) reaches no other view.
+// trades (migration 0003): every INSERT into trades is aggregated once, by CandleFeedView,
+// into 1-second states, which one view merges into the 1-second, 1-minute and 1-hour bars of
+// the table candles (AggregatingMergeTree, one part per INSERT), keyed by (venue, symbol,
+// interval_s, bucket, parser_version); candles_<interval>_v merges them and shows, per
+// bucket, the newest parser_version. An INSERT straight into candles (RebuildCandles)
+// reaches no view.
 //
 // A view counts what is inserted, not what trades_v shows, so it drifts from the
 // deduplicated trades when
@@ -38,11 +41,14 @@ import (
 // while it is being rebuilt may be counted twice until the next reconciliation.
 
 // CandleFeedView is the materialized view that aggregates every INSERT into trades into the
-// 1-second states all three candle tables are merged from. Dropping it stops candle
+// 1-second states the bars of all three intervals are merged from. Dropping it stops candle
 // maintenance (RebuildCandles fills the range later); bench-kafka --drop-candle-views does.
 const CandleFeedView = "candles_feed_mv"
 
-// CandleInterval names one of the candle tables.
+// candleTable holds the bars of every interval (column interval_s), migration 0003.
+const candleTable = "candles"
+
+// CandleInterval names one of the candle intervals (and its view candles_<interval>_v).
 type CandleInterval string
 
 // Candle intervals.
@@ -67,7 +73,14 @@ func (iv CandleInterval) duration() (time.Duration, error) {
 	return 0, fmt.Errorf("clickhouse: unknown candle interval %q (want 1s, 1m or 1h)", string(iv))
 }
 
+// table names the interval's bars in messages ("candles_1m"), as its view candles_1m_v does.
 func (iv CandleInterval) table() string { return "candles_" + string(iv) }
+
+// seconds is the interval's interval_s in the candles table.
+func (iv CandleInterval) seconds() int {
+	d, _ := iv.duration()
+	return int(d / time.Second)
+}
 
 // Candle is one bar as stored in candles_<interval>_v. Prices are floats (price_mant /
 // 10^price_scale of the trades).
@@ -147,9 +160,9 @@ func rebuildCandlesSQL(d Dialect, iv CandleInterval, filtered, buckets bool) str
 	if buckets {
 		outer = "\nWHERE has(?, toUInt32(b))"
 	}
-	return `INSERT INTO ` + iv.table() + ` (venue, symbol, bucket, parser_version, open, high, low,
-    close, volume, quote_volume, buy_volume, trades)
-SELECT venue, symbol, b, max(pv), argMinState(price, ` + candleOrderKey("t_ns") + `), maxState(price),
+	return `INSERT INTO ` + candleTable + ` (venue, symbol, interval_s, bucket, parser_version, open,
+    high, low, close, volume, quote_volume, buy_volume, trades)
+SELECT venue, symbol, toUInt32(` + strconv.Itoa(iv.seconds()) + `), b, max(pv), argMinState(price, ` + candleOrderKey("t_ns") + `), maxState(price),
        minState(price), argMaxState(price, ` + candleOrderKey("t_ns") + `), sumState(qty),
        sumState(price * qty), sumState(if(side = 'buy', qty, 0.)), countState()
 FROM (` + dedupTradesSQL(d, iv, filtered) + `)` + outer + `
@@ -172,9 +185,25 @@ func alignRange(iv CandleInterval, from, to time.Time) (time.Time, time.Time, er
 	return from, to.UTC(), nil
 }
 
-// rebuildAllCandles fills the candle tables from the deduplicated trades, one UTC day of
-// trade time at a time: migration 0003 creates them anew (postMigration).
-func rebuildAllCandles(ctx context.Context, conn driver.Conn, d Dialect) error {
+// rebuildAllCandlesSQL inserts the bars of every interval for the trades of trade time
+// [?, ?) (Unix ns): the trades are deduplicated once, then each goes to its 1-second,
+// 1-minute and 1-hour bucket (ARRAY JOIN).
+func rebuildAllCandlesSQL(d Dialect) string {
+	return `INSERT INTO ` + candleTable + ` (venue, symbol, interval_s, bucket, parser_version, open,
+    high, low, close, volume, quote_volume, buy_volume, trades)
+SELECT venue, symbol, iv, toDateTime(intDiv(toUInt32(b), iv) * iv, 'UTC') AS bk, max(pv),
+       argMinState(price, ` + candleOrderKey("t_ns") + `), maxState(price), minState(price),
+       argMaxState(price, ` + candleOrderKey("t_ns") + `), sumState(qty), sumState(price * qty),
+       sumState(if(side = 'buy', qty, 0.)), countState()
+FROM (` + dedupTradesSQL(d, Candles1s, false) + `)
+ARRAY JOIN [toUInt32(1), toUInt32(60), toUInt32(3600)] AS iv
+GROUP BY venue, symbol, iv, bk`
+}
+
+// rebuildAllCandles fills the candles table from the deduplicated trades, one UTC day of
+// trade time per INSERT, logging its progress: migration 0003 creates the table anew
+// (postMigration), and Open waits for this.
+func rebuildAllCandles(ctx context.Context, conn driver.Conn, d Dialect, log *slog.Logger) error {
 	var n uint64
 	var lo, hi int64
 	if err := conn.QueryRow(ctx, "SELECT count(), min(t), max(t) FROM (SELECT "+tradeTimeNs(d)+
@@ -185,14 +214,21 @@ func rebuildAllCandles(ctx context.Context, conn driver.Conn, d Dialect) error {
 		return nil
 	}
 	const day = int64(24 * time.Hour)
-	for _, iv := range CandleIntervals {
-		for from := lo - lo%day; from <= hi; from += day {
-			if err := conn.Exec(ctx, rebuildCandlesSQL(d, iv, false, false), from, from+day); err != nil {
-				return fmt.Errorf("clickhouse: rebuild %s from %s: %w", iv.table(),
-					time.Unix(0, from).UTC().Format(time.DateOnly), err)
-			}
+	first := lo - lo%day
+	days := (hi-first)/day + 1
+	start := time.Now()
+	log.Info("rebuilding the candle bars from trades (migration 0003)", "trades", n, "days", days)
+	for i, from := 0, first; from <= hi; i, from = i+1, from+day {
+		if err := conn.Exec(ctx, rebuildAllCandlesSQL(d), from, from+day); err != nil {
+			return fmt.Errorf("clickhouse: rebuild the candle bars of %s: %w",
+				time.Unix(0, from).UTC().Format(time.DateOnly), err)
+		}
+		if i%10 == 9 {
+			log.Info("rebuilding the candle bars", "days_done", i+1, "days", days,
+				"elapsed", time.Since(start).Round(time.Second))
 		}
 	}
+	log.Info("candle bars rebuilt", "days", days, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
@@ -226,9 +262,10 @@ func (s *Store) RebuildCandles(ctx context.Context, iv CandleInterval, from, to 
 	return nil
 }
 
-// deleteCandles deletes the rows of iv's table matching where and waits for the mutation.
+// deleteCandles deletes the iv bars matching where and waits for the mutation.
 func (s *Store) deleteCandles(ctx context.Context, iv CandleInterval, where string, args ...any) error {
-	if err := s.conn.Exec(ctx, "ALTER TABLE "+iv.table()+" DELETE WHERE "+where, args...); err != nil {
+	where = "interval_s = " + strconv.Itoa(iv.seconds()) + " AND (" + where + ")"
+	if err := s.conn.Exec(ctx, "ALTER TABLE "+candleTable+" DELETE WHERE "+where, args...); err != nil {
 		return fmt.Errorf("clickhouse: delete from %s: %w", iv.table(), err)
 	}
 	// ALTER ... DELETE is an asynchronous mutation (18.16 has no mutations_sync): wait.
@@ -236,7 +273,7 @@ func (s *Store) deleteCandles(ctx context.Context, iv CandleInterval, where stri
 	for {
 		var n uint64
 		if err := s.conn.QueryRow(ctx, `SELECT count() FROM system.mutations
-			WHERE database = ? AND table = ? AND is_done = 0`, s.cfg.Database, iv.table()).Scan(&n); err != nil {
+			WHERE database = ? AND table = ? AND is_done = 0`, s.cfg.Database, candleTable).Scan(&n); err != nil {
 			return fmt.Errorf("clickhouse: wait for the delete from %s: %w", iv.table(), err)
 		}
 		if n == 0 {

@@ -220,8 +220,8 @@ func TestIntegrationCandles(t *testing.T) {
 
 // TestIntegrationCandlesAcrossMigration0003: a database upgraded from schema version 2 keeps
 // its candles: half the trades are written at version 2 (0002's views and tuple-keyed
-// states), the store is reopened (0003 creates the candle tables anew with string-keyed
-// states and Open rebuilds them from trades) and the rest written, interleaved in the same
+// states), the store is reopened (0003 replaces the candle tables by one with string-keyed
+// states and Open rebuilds it from trades) and the rest written, interleaved in the same
 // buckets; every interval then equals the OHLCV computed in Go. Dropping CandleFeedView
 // stops all three intervals.
 func TestIntegrationCandlesAcrossMigration0003(t *testing.T) {
@@ -260,7 +260,7 @@ func TestIntegrationCandlesAcrossMigration0003(t *testing.T) {
 	}
 	write(t, s, &sink.Batch{Trades: more})
 	for _, iv := range CandleIntervals {
-		if n := queryInt(t, s, "SELECT countMerge(trades) FROM "+iv.table()); n != int64(len(trades)) {
+		if n := queryInt(t, s, "SELECT countMerge(trades) FROM candles WHERE interval_s = ?", uint32(iv.seconds())); n != int64(len(trades)) {
 			t.Errorf("%s counts %d trades after dropping %s, want %d", iv, n, CandleFeedView, len(trades))
 		}
 	}

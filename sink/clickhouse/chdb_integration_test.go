@@ -46,6 +46,7 @@ func TestIntegrationModernDDLWithChdb(t *testing.T) {
 	day1 := int64(1767225600) * 1e9
 	args = append(args,
 		"sql:rebuild_1m="+bindLiterals(rebuildCandlesSQL(m, Candles1m, false, false), day1, day1+60e9),
+		"sql:rebuild_all="+bindLiterals(rebuildAllCandlesSQL(m), day1, day1+86400e9),
 		"sql:book_levels_at="+bindLiterals(bookLevelsSQL(m, 0), 2,
 			"binance", "BTC-USDT", 1, 1, 2, day1+100, day1+200,
 			"binance", "BTC-USDT", 1, 1, 2, day1+100, day1+200))

@@ -125,7 +125,7 @@ func (s *Store) init(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if s.dialect, s.version, err = migrate(ctx, s.conn, want, v, s.cfg.schemaLimit); err != nil {
+	if s.dialect, s.version, err = migrate(ctx, s.conn, want, v, s.cfg.schemaLimit, s.cfg.Logger); err != nil {
 		return err
 	}
 	s.w.init(s.dialect)

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"path"
 	"regexp"
 	"sort"
@@ -125,7 +126,7 @@ func appliedMigrations(ctx context.Context, conn driver.Conn) ([]appliedMigratio
 // transactional DDL: every statement is idempotent (IF NOT EXISTS), a migration is recorded
 // after all its statements ran, and one interrupted half-way runs again whole at the next
 // Open. limit > 0 stops after migration limit (tests of upgrades).
-func migrate(ctx context.Context, conn driver.Conn, want Dialect, server serverVersion, limit int) (Dialect, int, error) {
+func migrate(ctx context.Context, conn driver.Conn, want Dialect, server serverVersion, limit int, log *slog.Logger) (Dialect, int, error) {
 	if err := conn.Exec(ctx, schemaMigrationsDDL); err != nil {
 		return "", 0, fmt.Errorf("clickhouse: create schema_migrations: %w", err)
 	}
@@ -171,7 +172,7 @@ func migrate(ctx context.Context, conn driver.Conn, want Dialect, server serverV
 			}
 		}
 		if post := postMigration[m.version]; post != nil {
-			if err := post(ctx, conn, d); err != nil {
+			if err := post(ctx, conn, d, log); err != nil {
 				return "", 0, fmt.Errorf("clickhouse: migration %04d_%s (%s): %w", m.version, m.name, d, err)
 			}
 		}
@@ -188,8 +189,8 @@ func migrate(ctx context.Context, conn driver.Conn, want Dialect, server serverV
 
 // postMigration holds what runs after a migration's statements and before it is recorded
 // (so an interrupted run repeats both): data moves the SQL files cannot express.
-var postMigration = map[int]func(ctx context.Context, conn driver.Conn, d Dialect) error{
-	3: rebuildAllCandles, // 0003 created the candle tables anew
+var postMigration = map[int]func(ctx context.Context, conn driver.Conn, d Dialect, log *slog.Logger) error{
+	3: rebuildAllCandles, // 0003 created the candles table anew
 }
 
 // serverVersion is a ClickHouse version as major.minor.patch.

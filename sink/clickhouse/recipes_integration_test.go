@@ -142,7 +142,7 @@ func TestIntegrationSchemaRecipes(t *testing.T) {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for queryInt(t, s, `SELECT count() FROM system.mutations WHERE database = currentDatabase()
-		AND table = 'candles_1m' AND is_done = 0`) != 0 {
+		AND table = 'candles' AND is_done = 0`) != 0 {
 		if time.Now().After(deadline) {
 			t.Fatal("mutation not done")
 		}

@@ -12,7 +12,7 @@ import (
 )
 
 // BenchmarkIntegrationWrite measures trades per second into a real ClickHouse server (one
-// Write per batch), the schema as migrated (with the three candle views), with one trade
+// Write per batch), the schema as migrated (with the candle views), with one trade
 // INSERT per Write (par=1) and with Config.InsertParallelism 2 (par=2: two INSERTs at once
 // for batches of at least 50,000 rows). client-cpu-ns/row is this process's CPU, less
 // disturbed by a busy machine than the wall-clock rate. Compare runs with benchstat:

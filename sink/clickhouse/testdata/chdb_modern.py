@@ -86,8 +86,7 @@ def main():
               "trades_range", "integrity_v", "coverage_v", "coverage_gaps", "watermarks",
               "offsets_v", "instruments_v", "book_status", "book_levels", "book_updates_v",
               "book_status_v", "book_snapshots_v", "bbo_v", "funding_v", "open_interest_v",
-              "liquidations_v", "candles_1s", "candles_1m", "candles_1h", "candles_feed",
-              "candles_feed_mv", "candles_1s_mv", "candles_1m_mv", "candles_1h_mv",
+              "liquidations_v", "candles", "candles_feed", "candles_feed_mv", "candles_mv",
               "candles_1s_v", "candles_1m_v", "candles_1h_v"]:
         check(f"table {t} exists", t in tables, True)
 
@@ -194,29 +193,43 @@ def main():
     check("candles_1m_v before rebuild", rows(
         "SELECT symbol, toString(bucket), parser_version, trades, open FROM candles_1m_v "
         "WHERE venue = 'binance'"), [["BTC-USDT", "2026-01-01 00:00:00", "2", "1", "65000.12"]])
-    # 1m and 1h are merged from the 1-second states of candles_feed (migration 0003).
-    for iv in ["1s", "1m", "1h"]:
-        check(f"candles_{iv} pv 1 rows counted", rows(
-            f"SELECT countMerge(trades) FROM candles_{iv} WHERE venue = 'binance' "
+    # Every interval is merged from the 1-second states of candles_feed (migration 0003).
+    for iv in [1, 60, 3600]:
+        check(f"candles interval {iv} pv 1 rows counted", rows(
+            f"SELECT countMerge(trades) FROM candles WHERE interval_s = {iv} AND venue = 'binance' "
             "AND parser_version = 1"), [["3"]])
     check("candles_1h_v before rebuild", rows(
         "SELECT symbol, toString(bucket), parser_version, trades, open FROM candles_1h_v "
         "WHERE venue = 'binance'"), [["BTC-USDT", "2026-01-01 00:00:00", "2", "1", "65000.12"]])
     check("candles_feed stores nothing", rows("SELECT count() FROM candles_feed"), [["0"]])
     if "rebuild_1m" in sqls:  # the Go writer's rebuild statement (candles.go)
-        q("ALTER TABLE candles_1m DELETE WHERE bucket >= toDateTime(%d, 'UTC') AND bucket < "
-          "toDateTime(%d, 'UTC') SETTINGS mutations_sync = 1" % (day1, day1 + 60))
+        q("ALTER TABLE candles DELETE WHERE interval_s = 60 AND bucket >= toDateTime(%d, 'UTC') "
+          "AND bucket < toDateTime(%d, 'UTC') SETTINGS mutations_sync = 1" % (day1, day1 + 60))
         q(sqls["rebuild_1m"])
         # trade 101 (received at +1100 ns, no exchange time) opens, trade 100 v2 (+2100) closes
         check("candles_1m_v after rebuild", rows(
             "SELECT parser_version, trades, open, close, high, low, volume FROM candles_1m_v "
             "WHERE venue = 'binance'"),
             [["2", "2", "65000.13", "65000.12", "65000.13", "65000.12", "0.03"]])
-        # An INSERT straight into a candle table reaches no other view.
-        check("candles_1h after rebuilding 1m", rows(
-            "SELECT countMerge(trades) FROM candles_1h WHERE venue = 'binance'"), [["4"]])
+        # An INSERT straight into candles reaches no view: the other intervals are unchanged.
+        check("1h bars after rebuilding 1m", rows(
+            "SELECT countMerge(trades) FROM candles WHERE interval_s = 3600 AND venue = 'binance'"),
+            [["4"]])
     else:
         failures.append("the Go test passes sql:rebuild_1m")
+    if "rebuild_all" in sqls:  # what Open runs after migration 0003, one day per INSERT
+        q("ALTER TABLE candles DELETE WHERE 1 SETTINGS mutations_sync = 1")
+        q(sqls["rebuild_all"])
+        for iv in ["1s", "1m", "1h"]:
+            check(f"candles_{iv}_v after rebuilding every interval", rows(
+                f"SELECT sum(trades), max(parser_version) FROM candles_{iv}_v WHERE venue = 'binance'"),
+                [["2", "2"]])
+        check("1h bar after rebuilding every interval", rows(
+            "SELECT parser_version, trades, open, close, high, low, volume FROM candles_1h_v "
+            "WHERE venue = 'binance'"),
+            [["2", "2", "65000.13", "65000.12", "65000.13", "65000.12", "0.03"]])
+    else:
+        failures.append("the Go test passes sql:rebuild_all")
 
     # Book rows as the sink writes them; book_levels unnests them.
     bcols = ("venue, symbol, is_snapshot, book_seq, book_prev_seq, first_id, last_id, depth, "
