@@ -56,6 +56,7 @@ type benchKafkaConfig struct {
 	kafkaPID   string
 	profileDir string
 	profileFor time.Duration
+	insertPar  int
 }
 
 // benchKafkaReport is what `tickflow bench-kafka` prints (and writes as JSON with --report).
@@ -109,11 +110,12 @@ func cmdBenchKafka(ctx context.Context, args []string, stdout, stderr io.Writer)
 	fs.StringVar(&c.logLevel, "log-level", "warn", "log level of the normalize and sink processes (their logs go to stderr)")
 	fs.StringVar(&c.reportOut, "report", "", "also write the report as JSON to this file")
 	fs.StringVar(&c.chPIDFile, "clickhouse-pid-file", "/tmp/tickflow-ci/clickhouse/clickhouse.pid", "ClickHouse server's pid file, for its CPU in the report (missing: not reported)")
+	fs.IntVar(&c.insertPar, "insert-parallelism", 0, "passed to the sink's DSN as insert_parallelism (0: the store's default)")
 	fs.StringVar(&c.profileDir, "profile-dir", "", "write CPU profiles of the sink and normalizer processes (from their /debug/pprof/profile, starting 3 s into the run) to <dir>/<process>.pprof")
 	fs.DurationVar(&c.profileFor, "profile-for", 10*time.Second, "how long --profile-dir profiles each process")
 	fs.StringVar(&c.kafkaPID, "kafka-pid-file", "/tmp/tickflow-ci/kafka/kafka.pid", "Kafka broker's pid file, for its CPU in the report (missing: not reported)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "usage: tickflow bench-kafka [--mode sink|e2e] [--events N] [flags]\n\nPreloads N trades into a real Kafka, then runs the sink (and for e2e the normalizer) as\nseparate processes into a fresh ClickHouse database and measures until every trade is\nstored; then checks every trade id is stored exactly once. The e2e normalizer resumes from\nthe venue's latest checkpoint on the shared raw topic: raw records other runs left after it\nare normalized too (reported as other rows); use a quiet broker for clean numbers.")
+		fmt.Fprintln(stderr, "usage: tickflow bench-kafka [--mode sink|e2e] [--events N] [flags]\n\nPreloads N trades into a real Kafka, then runs the sink (and for e2e the normalizer) as\nseparate processes into a fresh ClickHouse database and measures until every trade is\nstored; then checks every trade id is stored exactly once. The e2e normalizer resumes from\nthe venue's latest checkpoint on the shared raw topic: raw records other runs left after it\nare normalized too (reported as other rows); use a quiet broker for clean numbers. Every run\nleaves its records in the shared topics until their retention (a 5M-trade run: ~1-2 GB):\nuse a test broker (deploy/ci/kafka.sh caps each partition at 1 GiB).")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -315,8 +317,12 @@ func benchKafka(ctx context.Context, c benchKafkaConfig, log *slog.Logger, stder
 			return nil, err
 		}
 	}
+	dsnParams := ""
+	if c.insertPar > 0 {
+		dsnParams = "?insert_parallelism=" + strconv.Itoa(c.insertPar)
+	}
 	sinkArgs := []string{"sink", "--kafka-brokers", c.brokers, "--clickhouse-dsn",
-		"clickhouse://" + c.chAddr + "/" + run.db, "--group", "tickflow-bench-" + run.id + "-sink",
+		"clickhouse://" + c.chAddr + "/" + run.db + dsnParams, "--group", "tickflow-bench-" + run.id + "-sink",
 		"--metrics-addr", sinkMetrics, "--log-level", c.logLevel}
 	if c.batchRows > 0 {
 		sinkArgs = append(sinkArgs, "--batch-rows", strconv.Itoa(c.batchRows))

@@ -26,7 +26,7 @@ const (
 	DefaultMaxInsertRows = 1_000_000
 	maxInsertRowsLimit   = 1_048_576
 	// DefaultInsertParallelism is the default of Config.InsertParallelism.
-	DefaultInsertParallelism = 1
+	DefaultInsertParallelism = 2
 	maxInsertParallelism     = 16
 	// laneRows is the fewest trade rows per parallel INSERT (smaller parts are one INSERT).
 	laneRows          = 25_000
@@ -74,9 +74,12 @@ type Config struct {
 	// (each at least 25,000 rows, split by instrument; see the package doc): the server runs
 	// an INSERT and its materialized views on one thread, so a large batch written as one
 	// INSERT leaves its other cores idle; each parallel INSERT makes its own parts (and its
-	// own candle-view parts). Worth it only where the server has idle cores: on the shared
-	// 2-core development machine it measured no gain (SCHEMA.md "Throughput"). At most 16.
-	// Default 1 (one INSERT per partition).
+	// own candle-view parts). With one INSERT at a time the server idles while the client
+	// fills and encodes the next; through real Kafka on the shared 2-core development
+	// machine two stored 1.02–1.2× the trades/s of one with 250,000-row batches (431k, 411k,
+	// 434k vs 358k, 392k, 424k; with 100,000-row batches and 0002's candle views it had
+	// gained nothing; BENCHMARKS.md). At most 16. Default 2 (batches under 2 × 25,000 trade
+	// rows stay one INSERT).
 	InsertParallelism int
 	// SnapshotLevels is how many levels per side of each snapshot book message are kept in
 	// book_snapshots (the full snapshot is in book_updates); at most 10,000. Default 20.
