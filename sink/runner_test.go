@@ -508,6 +508,23 @@ func TestRunnerSourceErrorFlushesFirst(t *testing.T) {
 	})
 }
 
+// checkStored checks the store's successful writes (events per write) and that it stored
+// every trade of them and the offset after the last one (trades of partition 0 from 1 up).
+func (h *harness) checkStored(t *testing.T, writes []int) {
+	t.Helper()
+	got, n, off := h.store.snapshot()
+	total := 0
+	for _, w := range writes {
+		total += w
+	}
+	if !slices.Equal(got, writes) || n != total {
+		t.Fatalf("writes %v (%d trades), want %v", got, n, writes)
+	}
+	if next := off[transport.TopicPartition{Topic: transport.TopicTrades}]; next != int64(total) {
+		t.Fatalf("stored next offset %d, want %d", next, total)
+	}
+}
+
 // TestRunnerDecodesWhileWriting: while a batch is being written the Runner fills the next
 // one, but writes it only after the first write returned — one Write at a time, in order.
 func TestRunnerDecodesWhileWriting(t *testing.T) {
@@ -535,13 +552,7 @@ func TestRunnerDecodesWhileWriting(t *testing.T) {
 		}
 		close(gate)
 		h.stop(t)
-		writes, n, off := h.store.snapshot()
-		if !slices.Equal(writes, []int{10, 10, 5}) || n != 25 {
-			t.Fatalf("writes %v (%d trades), want [10 10 5]", writes, n)
-		}
-		if got := off[transport.TopicPartition{Topic: transport.TopicTrades}]; got != 25 {
-			t.Fatalf("stored next offset %d, want 25", got)
-		}
+		h.checkStored(t, []int{10, 10, 5})
 		if h.store.maxActive != 1 {
 			t.Fatalf("%d Writes ran at once, want 1", h.store.maxActive)
 		}
@@ -591,13 +602,7 @@ func TestRunnerStopWaitsForTheWriteInFlight(t *testing.T) {
 		if err := <-h.done; err != nil {
 			t.Fatalf("run: %v", err)
 		}
-		writes, n, off := h.store.snapshot()
-		if !slices.Equal(writes, []int{10, 5}) || n != 15 {
-			t.Fatalf("writes %v (%d trades), want [10 5]", writes, n)
-		}
-		if got := off[transport.TopicPartition{Topic: transport.TopicTrades}]; got != 15 {
-			t.Fatalf("stored next offset %d, want 15", got)
-		}
+		h.checkStored(t, []int{10, 5})
 	})
 }
 
@@ -622,13 +627,7 @@ func TestRunnerFinalFlushRetriesTheFailedWrite(t *testing.T) {
 		if err := <-h.done; err != nil {
 			t.Fatalf("run: %v", err)
 		}
-		writes, n, off := h.store.snapshot()
-		if !slices.Equal(writes, []int{10, 5}) || n != 15 {
-			t.Fatalf("writes %v (%d trades), want [10 5]", writes, n)
-		}
-		if got := off[transport.TopicPartition{Topic: transport.TopicTrades}]; got != 15 {
-			t.Fatalf("stored next offset %d, want 15", got)
-		}
+		h.checkStored(t, []int{10, 5})
 	})
 }
 
