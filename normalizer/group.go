@@ -47,9 +47,9 @@ func RunGroup(ctx context.Context, g *transport.Group, cfg Config, conns []colle
 	}
 	// Consumers are re-created per generation under the same metric names.
 	if m.reg != nil {
-		shared := m.forNormalizer()
+		shared := *m
 		shared.reg = replacingRegisterer{m.reg}
-		m = shared
+		m = &shared
 	}
 	byTopic := make(map[string]collectors.Connector, len(conns))
 	for _, c := range conns {

@@ -23,16 +23,12 @@ type Metrics struct {
 	refreshV    *prometheus.CounterVec
 	resyncReqV  *prometheus.CounterVec
 
-	// children resolved once per (venue, kind): the hot path does no label lookups
-	rec  map[[2]string]prometheus.Counter
-	ev   map[[2]string]prometheus.Counter
-	ages map[string]prometheus.Observer
-	// the children of the venue seen first, by type/kind, without hashing (a normalizer
-	// serves one venue; the maps serve any other)
-	hotVenue string
-	hotRec   [256]prometheus.Counter
-	hotEv    [256]prometheus.Counter
-	hotAge   prometheus.Observer
+	// the children of the venue bound by forVenue, resolved once per raw type or event kind:
+	// the hot path does no label lookups
+	venue string
+	rec   [256]prometheus.Counter
+	ev    [256]prometheus.Counter
+	ageO  prometheus.Observer
 }
 
 // NewMetrics creates and registers the normalizer metrics (reg may be nil).
@@ -69,7 +65,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Snapshots taken while a book was live, by result: ok, drift (book replaced), unbridged."}, []string{"result"}),
 		resyncReqV: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "tickflow_normalizer_resync_requests_total",
 			Help: "Snapshot requests sent to collectors on the control topic, by reason."}, []string{"venue", "reason"}),
-		rec: map[[2]string]prometheus.Counter{}, ev: map[[2]string]prometheus.Counter{}, ages: map[string]prometheus.Observer{},
 	}
 	if reg != nil {
 		reg.MustRegister(m.recordsV, m.eventsV, m.dupsV, m.deadV, m.gapsV, m.discV, m.checkpoints, m.ageV,
@@ -78,73 +73,42 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	return m
 }
 
-// forNormalizer returns metrics sharing m's registered vectors with caches of its own: one
-// Metrics may serve several normalizers (one per venue), each on its own goroutine.
-func (m *Metrics) forNormalizer() *Metrics {
+// forVenue returns metrics sharing m's registered vectors with child caches of their own for
+// venue: one Metrics may serve several normalizers (one per venue), each on its own goroutine.
+func (m *Metrics) forVenue(venue string) *Metrics {
 	c := *m
-	c.rec = map[[2]string]prometheus.Counter{}
-	c.ev = map[[2]string]prometheus.Counter{}
-	c.ages = map[string]prometheus.Observer{}
-	c.hotVenue, c.hotRec, c.hotEv, c.hotAge = "", [256]prometheus.Counter{}, [256]prometheus.Counter{}, nil
+	c.venue, c.rec, c.ev, c.ageO = venue, [256]prometheus.Counter{}, [256]prometheus.Counter{}, nil
 	return &c
 }
 
-// hot reports whether venue is the one of the hot caches (claiming them for the first venue).
-func (m *Metrics) hot(venue string) bool {
-	if m.hotVenue == "" {
-		m.hotVenue = venue
-	}
-	return venue == m.hotVenue
-}
-
 func (m *Metrics) records(venue string, t md.RawType) prometheus.Counter {
-	hot := m.hot(venue)
-	if hot && m.hotRec[t] != nil {
-		return m.hotRec[t]
+	if venue != m.venue {
+		return m.recordsV.WithLabelValues(venue, t.String())
 	}
-	k := [2]string{venue, t.String()}
-	c, ok := m.rec[k]
-	if !ok {
-		c = m.recordsV.WithLabelValues(k[0], k[1])
-		m.rec[k] = c
+	if m.rec[t] == nil {
+		m.rec[t] = m.recordsV.WithLabelValues(venue, t.String())
 	}
-	if hot {
-		m.hotRec[t] = c
-	}
-	return c
+	return m.rec[t]
 }
 
 func (m *Metrics) emitted(venue string, kind md.Kind) prometheus.Counter {
-	hot := m.hot(venue)
-	if hot && m.hotEv[kind] != nil {
-		return m.hotEv[kind]
+	if venue != m.venue {
+		return m.eventsV.WithLabelValues(venue, kind.String())
 	}
-	k := [2]string{venue, kind.String()}
-	c, ok := m.ev[k]
-	if !ok {
-		c = m.eventsV.WithLabelValues(k[0], k[1])
-		m.ev[k] = c
+	if m.ev[kind] == nil {
+		m.ev[kind] = m.eventsV.WithLabelValues(venue, kind.String())
 	}
-	if hot {
-		m.hotEv[kind] = c
-	}
-	return c
+	return m.ev[kind]
 }
 
 func (m *Metrics) age(venue string) prometheus.Observer {
-	hot := m.hot(venue)
-	if hot && m.hotAge != nil {
-		return m.hotAge
+	if venue != m.venue {
+		return m.ageV.WithLabelValues(venue)
 	}
-	o, ok := m.ages[venue]
-	if !ok {
-		o = m.ageV.WithLabelValues(venue)
-		m.ages[venue] = o
+	if m.ageO == nil {
+		m.ageO = m.ageV.WithLabelValues(venue)
 	}
-	if hot {
-		m.hotAge = o
-	}
-	return o
+	return m.ageO
 }
 
 func (m *Metrics) duplicates(venue string, kind md.Kind) prometheus.Counter {

@@ -117,7 +117,7 @@ func New(cfg Config, conn collectors.Connector, prod *transport.Producer, m *Met
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	m = m.forNormalizer()
+	m = m.forVenue(conn.Name())
 	n := &Normalizer{cfg: cfg, conn: conn, parser: conn.NewParser(), version: conn.ParserVersion(), prod: prod,
 		log: log.With("venue", conn.Name()), m: m, dec: md.NewDecoder(), logged: map[string]bool{}}
 	n.st = state{Venue: conn.Name(), Offsets: map[int]int64{}, Trades: map[string]*tradeSeq{},
