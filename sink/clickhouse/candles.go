@@ -153,6 +153,17 @@ func candleOrderKey(tNs string) string {
 		"reverse(toFixedString(reinterpretAsString(idx), 4)))"
 }
 
+// candleInsertSQL and candleStatesSQL are the INSERT head and the aggregate states (after
+// venue, symbol, interval_s, bucket and parser_version) of the rebuild statements, over
+// dedupTradesSQL's columns.
+var (
+	candleInsertSQL = `INSERT INTO ` + candleTable + ` (venue, symbol, interval_s, bucket, parser_version,
+    open, high, low, close, volume, quote_volume, buy_volume, trades)`
+	candleStatesSQL = `argMinState(price, ` + candleOrderKey("t_ns") + `), maxState(price),
+       minState(price), argMaxState(price, ` + candleOrderKey("t_ns") + `), sumState(qty),
+       sumState(price * qty), sumState(if(side = 'buy', qty, 0.)), countState()`
+)
+
 // rebuildCandlesSQL inserts the candles of dedupTradesSQL's trades, restricted to the
 // buckets of an array parameter when buckets is set (has(?, toUInt32(b))).
 func rebuildCandlesSQL(d Dialect, iv CandleInterval, filtered, buckets bool) string {
@@ -160,11 +171,8 @@ func rebuildCandlesSQL(d Dialect, iv CandleInterval, filtered, buckets bool) str
 	if buckets {
 		outer = "\nWHERE has(?, toUInt32(b))"
 	}
-	return `INSERT INTO ` + candleTable + ` (venue, symbol, interval_s, bucket, parser_version, open,
-    high, low, close, volume, quote_volume, buy_volume, trades)
-SELECT venue, symbol, toUInt32(` + strconv.Itoa(iv.seconds()) + `), b, max(pv), argMinState(price, ` + candleOrderKey("t_ns") + `), maxState(price),
-       minState(price), argMaxState(price, ` + candleOrderKey("t_ns") + `), sumState(qty),
-       sumState(price * qty), sumState(if(side = 'buy', qty, 0.)), countState()
+	return candleInsertSQL + `
+SELECT venue, symbol, toUInt32(` + strconv.Itoa(iv.seconds()) + `), b, max(pv), ` + candleStatesSQL + `
 FROM (` + dedupTradesSQL(d, iv, filtered) + `)` + outer + `
 GROUP BY venue, symbol, b`
 }
@@ -189,12 +197,9 @@ func alignRange(iv CandleInterval, from, to time.Time) (time.Time, time.Time, er
 // [?, ?) (Unix ns): the trades are deduplicated once, then each goes to its 1-second,
 // 1-minute and 1-hour bucket (ARRAY JOIN).
 func rebuildAllCandlesSQL(d Dialect) string {
-	return `INSERT INTO ` + candleTable + ` (venue, symbol, interval_s, bucket, parser_version, open,
-    high, low, close, volume, quote_volume, buy_volume, trades)
+	return candleInsertSQL + `
 SELECT venue, symbol, iv, toDateTime(intDiv(toUInt32(b), iv) * iv, 'UTC') AS bk, max(pv),
-       argMinState(price, ` + candleOrderKey("t_ns") + `), maxState(price), minState(price),
-       argMaxState(price, ` + candleOrderKey("t_ns") + `), sumState(qty), sumState(price * qty),
-       sumState(if(side = 'buy', qty, 0.)), countState()
+       ` + candleStatesSQL + `
 FROM (` + dedupTradesSQL(d, Candles1s, false) + `)
 ARRAY JOIN [toUInt32(1), toUInt32(60), toUInt32(3600)] AS iv
 GROUP BY venue, symbol, iv, bk`
