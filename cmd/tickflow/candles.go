@@ -33,8 +33,8 @@ func parseCandlesArgs(args []string, now time.Time, stderr io.Writer) (candlesOp
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.dsn, "clickhouse-dsn", "", "the ClickHouse store (clickhouse://user:pass@host:9000/db); required")
 	interval := fs.String("interval", "all", "candle interval: 1s, 1m, 1h or all")
-	from := fs.String("from", "", "start of the range, RFC 3339 (default: --to minus 24h)")
-	to := fs.String("to", "", "end of the range (exclusive), RFC 3339 (default: 5 minutes ago, so the range is closed)")
+	from := fs.String("from", "", "start of the range, RFC 3339 or Unix ns (default: --to minus 24h)")
+	to := fs.String("to", "", "end of the range (exclusive), RFC 3339 or Unix ns (default: 5 minutes ago, so the range is closed)")
 	fs.StringVar(&o.venue, "venue", "", "rebuild: only this venue (with --symbol)")
 	fs.StringVar(&o.symbol, "symbol", "", "rebuild: only this instrument (with --venue)")
 	fs.Usage = func() {
@@ -77,23 +77,18 @@ periodically (a cron job) over closed intervals. rebuild recomputes the whole ra
 	default:
 		errs = append(errs, fmt.Errorf("--interval %q: want 1s, 1m, 1h or all", *interval))
 	}
+	fromNs, errFrom := parseTimeFlag("from", *from)
+	toNs, errTo := parseTimeFlag("to", *to)
+	errs = append(errs, errFrom, errTo)
 	o.to = now.Add(-5 * time.Minute).UTC()
-	if *to != "" {
-		t, err := time.Parse(time.RFC3339Nano, *to)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--to %q: want RFC 3339 such as 2026-01-02T00:00:00Z", *to))
-		}
-		o.to = t.UTC()
+	if toNs != 0 {
+		o.to = time.Unix(0, toNs).UTC()
 	}
 	o.from = o.to.Add(-24 * time.Hour)
-	if *from != "" {
-		t, err := time.Parse(time.RFC3339Nano, *from)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("--from %q: want RFC 3339 such as 2026-01-01T00:00:00Z", *from))
-		}
-		o.from = t.UTC()
+	if fromNs != 0 {
+		o.from = time.Unix(0, fromNs).UTC()
 	}
-	if !o.from.Before(o.to) {
+	if errFrom == nil && errTo == nil && !o.from.Before(o.to) {
 		errs = append(errs, fmt.Errorf("--from %s is not before --to %s", o.from.Format(time.RFC3339), o.to.Format(time.RFC3339)))
 	}
 	if (o.venue == "") != (o.symbol == "") {

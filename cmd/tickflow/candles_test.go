@@ -29,6 +29,14 @@ func TestParseCandlesArgs(t *testing.T) {
 		!o.to.Equal(time.Date(2026, 1, 1, 23, 0, 0, 0, time.UTC)) {
 		t.Fatalf("rebuild: %+v", o)
 	}
+	o, err = parseCandlesArgs([]string{"reconcile", dsn, "--from", "1767225600000000000"}, now, io.Discard)
+	if err != nil || !o.from.Equal(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)) {
+		t.Fatalf("--from in Unix ns: %+v, %v", o, err)
+	}
+	if _, err := parseCandlesArgs([]string{"reconcile", dsn, "--to", "soon"}, now, io.Discard); err == nil ||
+		strings.Contains(err.Error(), "is not before") {
+		t.Fatalf("a bad --to is reported alone: %v", err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
