@@ -374,7 +374,12 @@ func freePort() string {
 }
 
 func httpGetBody(addr, path string) (string, error) {
-	resp, err := (&http.Client{Timeout: 30 * time.Second}).Get("http://" + addr + path)
+	return httpGetBodyWithin(addr, path, 30*time.Second)
+}
+
+// httpGetBodyWithin is httpGetBody with its own timeout (a CPU profile takes its duration).
+func httpGetBodyWithin(addr, path string, timeout time.Duration) (string, error) {
+	resp, err := (&http.Client{Timeout: timeout}).Get("http://" + addr + path)
 	if err != nil {
 		return "", err
 	}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -610,13 +609,11 @@ func profileProcs(ctx context.Context, dir string, d time.Duration, addrs map[st
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	for name, addr := range addrs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			if err := fetchProfile(ctx, filepath.Join(dir, name+".pprof"), addr, d); err != nil {
 				log.Warn("cpu profile", "process", name, "err", err)
 			}
-		}()
+		})
 	}
 	go func() { wg.Wait(); close(done) }()
 	return done
@@ -628,28 +625,14 @@ func fetchProfile(ctx context.Context, path, addr string, d time.Duration) error
 		return ctx.Err()
 	case <-time.After(3 * time.Second):
 	}
-	url := fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, max(1, int(d.Seconds())))
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	secs := max(1, int(d.Seconds()))
+	body, err := httpGetBodyWithin(addr, fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs),
+		time.Duration(secs)*time.Second+30*time.Second)
 	if err != nil {
 		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", url, resp.Status)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(f, resp.Body); err != nil {
-		return errors.Join(err, f.Close())
-	}
-	return f.Close()
+	return os.WriteFile(path, []byte(body), 0o644)
 }
