@@ -222,13 +222,14 @@ func enum3(v uint8) int8 {
 }
 
 // Batch limits the store asks of the sink Runner (sink.BatchSizer) when its Config leaves
-// them zero. Every Write makes at least one part per table it writes (trades: three more
+// them zero. Every Write makes at least one part per table it writes (trades: one more
 // for the candle views) and one for the offsets, and ClickHouse wants about one INSERT per
 // second per table: at the Runner's defaults (50,000 rows or 200 ms) a slow feed made 5
 // Writes, 25+ parts, per second. Large batches also insert faster: 100,000-row batches
 // 1.5–2× faster per row than 10,000-row ones (SCHEMA.md "Throughput"), and through real Kafka
-// 250,000-row batches stored 1.2–1.3× the trades/s of 100,000-row ones (each INSERT writes
-// five parts, ~60 ms of file work on the server, and fewer parts mean fewer merges), while
+// 250,000-row batches stored 1.2–1.3× the trades/s of 100,000-row ones (a part costs the
+// server file work however small it is, ~8–17 ms for the small ones, and fewer parts mean
+// fewer merges), while
 // 500,000 was slower again (the sink's garbage collector); BENCHMARKS.md. The price is up to a
 // second more latency into the store and ~250 MB of client memory per batch at the most
 // (decoded events and clickhouse-go's column buffers).
